@@ -1,0 +1,99 @@
+import { existsSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { parse as parseDotenv } from 'dotenv'
+import { z } from 'zod'
+import { PipelineError } from './errors.js'
+
+/**
+ * Every setting with its default, in one place. Values come from the
+ * environment, then an optional `.env` in the working directory (the
+ * environment wins). Unset S3_BUCKET means "use the embedded S3 server".
+ */
+export const DEFAULTS = {
+  /** State directory: embedded S3 data, the DuckDB file, temporary downloads. */
+  CAREPLUS_HOME: './.careplus',
+  /** `duckdb` (embedded file in CAREPLUS_HOME) or `snowflake`. */
+  WAREHOUSE: 'duckdb',
+  /** Unset: an embedded s3rver over $CAREPLUS_HOME/s3 with bucket `careplus`. */
+  S3_BUCKET: undefined as string | undefined,
+  /** Any S3-compatible endpoint (MinIO, s3rver, …); unset means AWS. */
+  S3_ENDPOINT: undefined as string | undefined,
+  S3_REGION: 'us-east-1',
+  /** Where the raw `.log` objects live. */
+  S3_LOGS_PREFIX: 'logs/',
+  /** Where staged `.csv.gz` files are written for COPY. */
+  S3_STAGE_PREFIX: 'stage/',
+  /** Source objects parsed and staged at the same time. */
+  INGEST_CONCURRENCY: 4,
+  /** A staged file rolls over past this many compressed bytes (Snowflake suggests 100–250 MB). */
+  STAGE_FILE_MAX_BYTES: 128 * 1024 * 1024,
+  /** A log block larger than this is rejected instead of buffered (split2's maxLength). */
+  MAX_BLOCK_BYTES: 1024 * 1024,
+  /** pino level: fatal, error, warn, info, debug, trace, silent. */
+  LOG_LEVEL: 'info',
+} as const
+
+const prefix = z
+  .string()
+  .regex(/^([A-Za-z0-9!_.*'()-]+\/)*$/, 'expected a key prefix such as "logs/" (ending in "/", or empty)')
+
+const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max)
+
+const schema = z.object({
+  CAREPLUS_HOME: z.string().min(1),
+  WAREHOUSE: z.enum(['duckdb', 'snowflake']),
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)')
+    .optional(),
+  S3_ENDPOINT: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+  S3_REGION: z.string().regex(/^[a-z0-9-]+$/, 'expected a region such as us-east-1'),
+  S3_LOGS_PREFIX: prefix,
+  S3_STAGE_PREFIX: prefix,
+  INGEST_CONCURRENCY: positiveInt(64),
+  STAGE_FILE_MAX_BYTES: z.coerce.number().int().min(1024),
+  MAX_BLOCK_BYTES: z.coerce.number().int().min(1024).max(256 * 1024 * 1024),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+})
+
+export type Config = z.infer<typeof schema> & {
+  /** Absolute path of CAREPLUS_HOME. */
+  home: string
+  /** True when no S3_BUCKET is configured and the embedded server is used. */
+  embeddedS3: boolean
+}
+
+/** Names whose values must never be echoed in errors or logs. */
+const SECRET_NAMES = /PASSWORD|SECRET|TOKEN|PRIVATE_KEY|PASSPHRASE/
+
+/** Reads `.env` (if any) without touching process.env. */
+function readDotenv(cwd: string): Record<string, string> {
+  const file = path.join(cwd, '.env')
+  return existsSync(file) ? parseDotenv(readFileSync(file)) : {}
+}
+
+/**
+ * Validates settings at the edge: a bad value stops the command with one line
+ * naming the variable. Inside the program the returned object is trusted.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const merged: Record<string, string | undefined> = { ...readDotenv(cwd), ...env }
+  const input: Record<string, unknown> = {}
+  for (const [name, fallback] of Object.entries(DEFAULTS)) {
+    const raw = merged[name]
+    input[name] = raw === undefined || raw === '' ? fallback : raw
+  }
+  const parsed = schema.safeParse(input)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!
+    const name = String(issue.path[0])
+    const shown = SECRET_NAMES.test(name) ? '' : ` (got ${JSON.stringify(input[name])})`
+    throw new PipelineError('ERR_CONFIG', `invalid setting ${name}: ${issue.message}${shown}`)
+  }
+  const cfg = parsed.data
+  return {
+    ...cfg,
+    home: path.resolve(cwd, cfg.CAREPLUS_HOME),
+    embeddedS3: cfg.S3_BUCKET === undefined,
+  }
+}

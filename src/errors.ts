@@ -1,0 +1,17 @@
+/**
+ * Errors a user can act on carry a stable `code`; the CLI prints their message
+ * as one line and exits non-zero. Anything without a code is a bug and gets a
+ * stack trace under LOG_LEVEL=debug.
+ */
+export class PipelineError extends Error {
+  readonly code: string
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+    this.name = 'PipelineError'
+  }
+}
+
+export function isAbortError(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'AbortError' || (err as { code?: string }).code === 'ABORT_ERR')
+}

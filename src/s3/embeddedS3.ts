@@ -1,0 +1,84 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createInterface } from 'node:readline'
+import { PipelineError } from '../errors.js'
+
+export const EMBEDDED_BUCKET = 'careplus'
+/** s3rver accepts any key pair; these are its documented defaults. */
+export const EMBEDDED_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }
+
+export interface EmbeddedS3 {
+  endpoint: string
+  port: number
+  bucket: string
+  /** Stops the server process and waits for it to exit. */
+  stop(): Promise<void>
+}
+
+/** The project root: the nearest folder above this module holding package.json. */
+export function projectRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url))
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir)
+    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url))
+    dir = up
+  }
+  return dir
+}
+
+/** The compiled server entry: tests run from TypeScript sources, the child always runs built JS. */
+function serverEntry(): string {
+  const entry = path.join(projectRoot(), 'dist', 'src', 's3', 'embeddedS3Server.js')
+  if (!existsSync(entry)) {
+    throw new PipelineError('ERR_NOT_BUILT', `embedded S3 server entry ${entry} is missing: run "npm run build"`)
+  }
+  return entry
+}
+
+/**
+ * Starts s3rver over `dir` in a child process (see embeddedS3Server.ts for
+ * why it is a separate process) on a free loopback port unless one is given.
+ */
+export async function startEmbeddedS3(opts: { dir: string; port?: number; bucket?: string; foreground?: boolean }): Promise<EmbeddedS3> {
+  const bucket = opts.bucket ?? EMBEDDED_BUCKET
+  const args = ['--openssl-legacy-provider', serverEntry(), '--dir', opts.dir, '--port', String(opts.port ?? 0), '--bucket', bucket]
+  if (!opts.foreground) args.push('--exit-on-stdin-close')
+  const child: ChildProcess = spawn(process.execPath, args, {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    // NODE_OPTIONS from the parent (e.g. a coverage loader) must not leak into the server.
+    env: { ...process.env, NODE_OPTIONS: '' },
+  })
+  let stderr = ''
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    if (stderr.length < 4096) stderr += d
+  })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+
+  const port = await new Promise<number>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! })
+    lines.once('line', (line) => {
+      try {
+        resolve((JSON.parse(line) as { port: number }).port)
+      } catch {
+        reject(new PipelineError('ERR_EMBEDDED_S3', `embedded S3 server printed an unexpected line: ${line}`))
+      }
+    })
+    child.once('exit', (code) =>
+      reject(new PipelineError('ERR_EMBEDDED_S3', `embedded S3 server exited (${code}) before listening: ${stderr.trim()}`)),
+    )
+    child.once('error', (err) => reject(new PipelineError('ERR_EMBEDDED_S3', `cannot start embedded S3 server: ${err.message}`)))
+  })
+
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
+    bucket,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      child.kill('SIGTERM')
+      await exited
+    },
+  }
+}

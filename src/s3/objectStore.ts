@@ -1,0 +1,164 @@
+import { mkdirSync } from 'node:fs'
+import path from 'node:path'
+import type { Readable } from 'node:stream'
+import { GetObjectCommand, S3Client, paginateListObjectsV2, HeadBucketCommand } from '@aws-sdk/client-s3'
+import { Upload } from '@aws-sdk/lib-storage'
+import type { Config } from '../config.js'
+import { PipelineError } from '../errors.js'
+import { EMBEDDED_CREDENTIALS, startEmbeddedS3, type EmbeddedS3 } from './embeddedS3.js'
+
+/** One bucket, whichever server holds it: AWS S3, an S3-compatible endpoint, or the embedded s3rver. */
+export interface ObjectStore {
+  client: S3Client
+  bucket: string
+  /** `s3://bucket` for messages. */
+  url: string
+  /** Set when this store started the embedded server. */
+  embedded?: EmbeddedS3
+  close(): Promise<void>
+}
+
+export interface ObjectInfo {
+  key: string
+  /** ETag without quotes: the object's version for the load ledger. */
+  etag: string
+  size: number
+  lastModified?: Date
+}
+
+function makeClient(opts: { region: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string } }): S3Client {
+  const custom = opts.endpoint !== undefined
+  return new S3Client({
+    region: opts.region,
+    endpoint: opts.endpoint,
+    forcePathStyle: custom,
+    credentials: opts.credentials,
+    // S3-compatible servers (s3rver, older MinIO) reject the SDK's default
+    // aws-chunked payloads with trailing CRC32 checksums; send checksums only
+    // where the API requires them.
+    ...(custom ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } : {}),
+    maxAttempts: 3,
+  })
+}
+
+/** Opens the configured bucket; with no S3_BUCKET, starts the embedded server over $CAREPLUS_HOME/s3. */
+export async function openObjectStore(cfg: Config): Promise<ObjectStore> {
+  if (cfg.embeddedS3) {
+    const dir = path.join(cfg.home, 's3')
+    mkdirSync(dir, { recursive: true })
+    const embedded = await startEmbeddedS3({ dir })
+    return storeFor({ endpoint: embedded.endpoint, bucket: embedded.bucket, region: cfg.S3_REGION, credentials: EMBEDDED_CREDENTIALS, embedded })
+  }
+  return storeFor({ endpoint: cfg.S3_ENDPOINT, bucket: cfg.S3_BUCKET!, region: cfg.S3_REGION })
+}
+
+export function storeFor(opts: {
+  bucket: string
+  region: string
+  endpoint?: string
+  credentials?: { accessKeyId: string; secretAccessKey: string }
+  embedded?: EmbeddedS3
+}): ObjectStore {
+  const client = makeClient(opts)
+  return {
+    client,
+    bucket: opts.bucket,
+    url: `s3://${opts.bucket}`,
+    embedded: opts.embedded,
+    async close() {
+      client.destroy()
+      await opts.embedded?.stop()
+    },
+  }
+}
+
+/** Fails fast with an actionable line when the bucket is missing or unreachable. */
+export async function checkBucket(store: ObjectStore, signal?: AbortSignal): Promise<void> {
+  try {
+    await store.client.send(new HeadBucketCommand({ Bucket: store.bucket }), { abortSignal: signal })
+  } catch (err) {
+    throw s3Error(err, `cannot reach bucket ${store.url}`)
+  }
+}
+
+/** Lists every object under a prefix, page by page (ListObjectsV2 returns at most 1,000 keys a page). */
+export async function* listObjects(store: ObjectStore, prefix: string, signal?: AbortSignal): AsyncGenerator<ObjectInfo> {
+  const pages = paginateListObjectsV2({ client: store.client, pageSize: 1000 }, { Bucket: store.bucket, Prefix: prefix })
+  try {
+    for await (const page of pages) {
+      signal?.throwIfAborted()
+      for (const o of page.Contents ?? []) {
+        if (!o.Key || o.Key.endsWith('/')) continue
+        yield { key: o.Key, etag: (o.ETag ?? '').replaceAll('"', ''), size: o.Size ?? 0, lastModified: o.LastModified }
+      }
+    }
+  } catch (err) {
+    if (signal?.aborted) throw err
+    throw s3Error(err, `cannot list ${store.url}/${prefix}`)
+  }
+}
+
+/**
+ * Streams one object's body. `ifMatch` pins the version the ledger will
+ * record: an object replaced between listing and reading fails the read
+ * (412) instead of loading bytes under the wrong ETag.
+ */
+export async function openObject(store: ObjectStore, key: string, opts: { ifMatch?: string; signal?: AbortSignal } = {}): Promise<Readable> {
+  try {
+    const res = await store.client.send(
+      new GetObjectCommand({ Bucket: store.bucket, Key: key, IfMatch: opts.ifMatch ? `"${opts.ifMatch}"` : undefined }),
+      { abortSignal: opts.signal },
+    )
+    return res.Body as Readable
+  } catch (err) {
+    if (opts.signal?.aborted) throw err
+    throw s3Error(err, `cannot read ${store.url}/${key}`)
+  }
+}
+
+/** Multipart upload of a stream (lib-storage): parts of 8 MiB, two in flight, so memory stays bounded. */
+export async function uploadStream(
+  store: ObjectStore,
+  key: string,
+  body: Readable,
+  opts: { contentType?: string; contentEncoding?: string; signal?: AbortSignal } = {},
+): Promise<{ etag: string }> {
+  const upload = new Upload({
+    client: store.client,
+    params: { Bucket: store.bucket, Key: key, Body: body, ContentType: opts.contentType, ContentEncoding: opts.contentEncoding },
+    partSize: 8 * 1024 * 1024,
+    queueSize: 2,
+    leavePartsOnError: false,
+  })
+  const onAbort = (): void => void upload.abort().catch(() => {})
+  opts.signal?.addEventListener('abort', onAbort, { once: true })
+  try {
+    const out = await upload.done()
+    return { etag: (out.ETag ?? '').replaceAll('"', '') }
+  } catch (err) {
+    if (opts.signal?.aborted) throw opts.signal.reason ?? err
+    throw s3Error(err, `cannot write ${store.url}/${key}`)
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort)
+  }
+}
+
+/** Wraps an SDK error in one line: what failed, and S3's own code and message. Never includes credentials. */
+export function s3Error(err: unknown, what: string): PipelineError {
+  const e = err as { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number } }
+  const status = e.$metadata?.httpStatusCode ? ` (HTTP ${e.$metadata.httpStatusCode})` : ''
+  const detail = e.code === 'ECONNREFUSED' ? 'connection refused' : `${e.name ?? 'Error'}: ${e.message ?? String(err)}`
+  return new PipelineError('ERR_S3', `${what}${status}: ${detail}`, { cause: err })
+}
+
+/** The stage as engines that need a local copy read it (DuckDB). */
+export function stageReader(store: ObjectStore): import('../warehouse/warehouse.js').StageReader {
+  return {
+    async download(key, localPath, signal) {
+      const { createWriteStream } = await import('node:fs')
+      const { pipeline } = await import('node:stream/promises')
+      const body = await openObject(store, key, { signal })
+      await pipeline(body, createWriteStream(localPath), { signal })
+    },
+  }
+}

@@ -1,0 +1,176 @@
+import { mkdirSync, rmSync } from 'node:fs'
+import { mkdtemp } from 'node:fs/promises'
+import path from 'node:path'
+import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api'
+import { PipelineError } from '../errors.js'
+import { ddlStatements } from './sqlFiles.js'
+import { plainValue, type CopySpec, type Row, type StageReader, type Warehouse, type WarehouseTx } from './warehouse.js'
+
+const IDENT = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/
+
+function quoteLiteral(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`
+}
+
+/**
+ * DuckDB warehouse over one file. DuckDB admits one writing process per file
+ * and does not protect threads of one process from each other, so this class
+ * is the single owner of its connection: every statement and transaction is
+ * serialised through `exclusive`, and other threads must send their work here
+ * rather than opening the file themselves.
+ */
+export class DuckDbWarehouse implements Warehouse {
+  readonly engine = 'duckdb' as const
+  private queue: Promise<unknown> = Promise.resolve()
+  private readonly columnTypes = new Map<string, Map<string, string>>()
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly conn: DuckDBConnection,
+    private readonly stage: StageReader | undefined,
+    private readonly tmpDir: string,
+  ) {}
+
+  static async open(opts: { file: string; tmpDir: string; stage?: StageReader }): Promise<DuckDbWarehouse> {
+    mkdirSync(path.dirname(opts.file), { recursive: true })
+    mkdirSync(opts.tmpDir, { recursive: true })
+    let instance: DuckDBInstance
+    try {
+      instance = await DuckDBInstance.create(opts.file)
+    } catch (err) {
+      const msg = (err as Error).message
+      if (/lock/i.test(msg)) {
+        throw new PipelineError('ERR_WAREHOUSE_LOCKED', `DuckDB file ${opts.file} is in use by another process (${msg.split('\n')[0]})`, { cause: err })
+      }
+      throw new PipelineError('ERR_WAREHOUSE', `cannot open DuckDB file ${opts.file}: ${msg}`, { cause: err })
+    }
+    const conn = await instance.connect()
+    return new DuckDbWarehouse(instance, conn, opts.stage, opts.tmpDir)
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn)
+    this.queue = next.catch(() => {})
+    return next
+  }
+
+  async migrate(): Promise<void> {
+    await this.exclusive(async () => {
+      for (const sql of ddlStatements()) await this.conn.run(sql)
+    })
+  }
+
+  run(sql: string, params?: readonly unknown[]): Promise<number> {
+    return this.exclusive(() => this.runNow(sql, params))
+  }
+
+  query(sql: string, params?: readonly unknown[]): Promise<Row[]> {
+    return this.exclusive(() => this.queryNow(sql, params))
+  }
+
+  transaction<T>(fn: (tx: WarehouseTx) => Promise<T>): Promise<T> {
+    return this.exclusive(async () => {
+      await this.conn.run('BEGIN TRANSACTION')
+      const tx: WarehouseTx = {
+        run: (sql, params) => this.runNow(sql, params),
+        query: (sql, params) => this.queryNow(sql, params),
+        copyFromStage: (spec, signal) => this.copyNow(spec, signal),
+      }
+      try {
+        const out = await fn(tx)
+        await this.conn.run('COMMIT')
+        return out
+      } catch (err) {
+        await this.conn.run('ROLLBACK').catch(() => {})
+        throw err
+      }
+    })
+  }
+
+  async *stream(sql: string): AsyncIterable<{ columns: string[]; rows: unknown[][] }> {
+    // Holding the queue for the whole iteration keeps other statements off the connection.
+    let release!: () => void
+    const held = new Promise<void>((r) => (release = r))
+    await new Promise<void>((entered) => void this.exclusive(() => (entered(), held)))
+    try {
+      const result = await this.conn.stream(sql)
+      const columns = result.columnNames()
+      for await (const rows of result.yieldRowsJs()) {
+        yield { columns, rows: rows.map((r) => r.map(plainValue)) }
+      }
+    } catch (err) {
+      throw new PipelineError('ERR_QUERY', (err as Error).message.split('\n')[0]!, { cause: err })
+    } finally {
+      release()
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.exclusive(async () => {
+      this.conn.closeSync()
+      this.instance.closeSync()
+    })
+  }
+
+  private async runNow(sql: string, params?: readonly unknown[]): Promise<number> {
+    const res = await this.conn.run(sql, params as DuckDBValue[] | undefined)
+    return res.rowsChanged
+  }
+
+  private async queryNow(sql: string, params?: readonly unknown[]): Promise<Row[]> {
+    const reader = await this.conn.runAndReadAll(sql, params as DuckDBValue[] | undefined)
+    return reader.getRowObjectsJS().map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, plainValue(v)])))
+  }
+
+  private async tableColumns(table: string): Promise<Map<string, string>> {
+    let cols = this.columnTypes.get(table)
+    if (!cols) {
+      const [schema, name] = table.split('.')
+      const rows = await this.queryNow(
+        'SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position',
+        [schema, name],
+      )
+      cols = new Map(rows.map((r) => [String(r.column_name), String(r.data_type)]))
+      this.columnTypes.set(table, cols)
+    }
+    return cols
+  }
+
+  /**
+   * DuckDB's COPY: a local copy of each staged file is read with read_csv in
+   * the staging dialect (see sinks/csvEncoding.ts), typed by the target
+   * table's own column types, inside the caller's transaction.
+   */
+  private async copyNow(spec: CopySpec, signal?: AbortSignal): Promise<number> {
+    if (spec.files.length === 0) return 0
+    if (!IDENT.test(spec.table)) throw new Error(`invalid table identifier ${spec.table}`)
+    if (!this.stage) throw new Error('DuckDbWarehouse opened without a stage reader cannot COPY')
+    const types = await this.tableColumns(spec.table)
+    const dir = await mkdtemp(path.join(this.tmpDir, 'copy-'))
+    try {
+      const local: string[] = []
+      for (const [i, key] of spec.files.entries()) {
+        const file = path.join(dir, `${i}.csv.gz`)
+        await this.stage.download(key, file, signal)
+        local.push(file)
+      }
+      const columnSpec = spec.csvColumns
+        .map((c) => {
+          const type = types.get(c)
+          if (!type) throw new Error(`${spec.table} has no column ${c}`)
+          return `${quoteLiteral(c)}: ${quoteLiteral(type)}`
+        })
+        .join(', ')
+      const constantNames = Object.keys(spec.constants)
+      const select = [...spec.csvColumns.map((c) => `"${c}"`), ...constantNames.map((_, i) => `?::${types.get(constantNames[i]!)}`)]
+      const sql =
+        `INSERT INTO ${spec.table} (${[...spec.csvColumns, ...constantNames].map((c) => `"${c}"`).join(', ')}) ` +
+        `SELECT ${select.join(', ')} FROM read_csv([${local.map(quoteLiteral).join(', ')}], ` +
+        `header = true, delim = ',', quote = '"', escape = '"', compression = 'gzip', ` +
+        `auto_detect = false, allow_quoted_nulls = false, columns = {${columnSpec}})`
+      return await this.runNow(sql, Object.values(spec.constants))
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}

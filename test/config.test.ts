@@ -1,0 +1,64 @@
+import t from 'tap'
+import path from 'node:path'
+import { writeFileSync } from 'node:fs'
+import { DEFAULTS, loadConfig } from '../src/config.js'
+
+t.test('no configuration: embedded defaults', async (t) => {
+  const dir = t.testdir()
+  const cfg = loadConfig({}, dir)
+  t.equal(cfg.embeddedS3, true)
+  t.equal(cfg.WAREHOUSE, 'duckdb')
+  t.equal(cfg.home, path.join(dir, '.careplus'))
+  t.equal(cfg.S3_LOGS_PREFIX, 'logs/')
+  t.equal(cfg.S3_STAGE_PREFIX, 'stage/')
+  t.equal(cfg.INGEST_CONCURRENCY, DEFAULTS.INGEST_CONCURRENCY)
+})
+
+t.test('S3_BUCKET switches to real S3; numbers are coerced', async (t) => {
+  const cfg = loadConfig({ S3_BUCKET: 'acme-logs', S3_ENDPOINT: 'http://127.0.0.1:9000', INGEST_CONCURRENCY: '8' }, t.testdir())
+  t.equal(cfg.embeddedS3, false)
+  t.equal(cfg.S3_BUCKET, 'acme-logs')
+  t.equal(cfg.INGEST_CONCURRENCY, 8)
+})
+
+t.test('.env is read, the environment wins', async (t) => {
+  const dir = t.testdir({ '.env': 'S3_LOGS_PREFIX=raw/\nINGEST_CONCURRENCY=2\n' })
+  const cfg = loadConfig({ INGEST_CONCURRENCY: '3' }, dir)
+  t.equal(cfg.S3_LOGS_PREFIX, 'raw/')
+  t.equal(cfg.INGEST_CONCURRENCY, 3)
+})
+
+t.test('a malformed setting stops with one line naming the variable', async (t) => {
+  const dir = t.testdir()
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ INGEST_CONCURRENCY: 'many' }, /^invalid setting INGEST_CONCURRENCY: .*\(got "many"\)$/],
+    [{ WAREHOUSE: 'oracle' }, /^invalid setting WAREHOUSE: /],
+    [{ S3_BUCKET: 'Bad_Bucket' }, /^invalid setting S3_BUCKET: expected an S3 bucket name/],
+    [{ S3_ENDPOINT: 'localhost:9000' }, /^invalid setting S3_ENDPOINT: /],
+    [{ S3_LOGS_PREFIX: 'logs' }, /^invalid setting S3_LOGS_PREFIX: expected a key prefix/],
+  ]
+  for (const [env, re] of cases) {
+    const err = (() => {
+      try {
+        loadConfig(env, dir)
+      } catch (e) {
+        return e as Error & { code: string }
+      }
+    })()
+    t.ok(err, `rejects ${JSON.stringify(env)}`)
+    t.equal(err?.code, 'ERR_CONFIG')
+    t.match(err?.message, re)
+    t.notOk(err?.message.includes('\n'), 'one line')
+  }
+})
+
+t.test('.env secrets never appear in errors', async (t) => {
+  const dir = t.testdir()
+  writeFileSync(path.join(dir, '.env'), 'MYSQL_PASSWORD=hunter2\nINGEST_CONCURRENCY=0\n')
+  t.throws(() => loadConfig({}, dir), { code: 'ERR_CONFIG' })
+  try {
+    loadConfig({}, dir)
+  } catch (e) {
+    t.notMatch((e as Error).message, /hunter2/)
+  }
+})
