@@ -13,8 +13,8 @@ export interface EmbeddedS3 {
   endpoint: string
   port: number
   bucket: string
-  /** Stops the server process and waits for it to exit. */
-  stop(): Promise<void>
+  /** Stops the server process and waits for it to exit; `kill` ends it at once, like a crash. */
+  stop(opts?: { kill?: boolean }): Promise<void>
 }
 
 /** The project root: the nearest folder above this module holding package.json. */
@@ -75,9 +75,9 @@ export async function startEmbeddedS3(opts: { dir: string; port?: number; bucket
     endpoint: `http://127.0.0.1:${port}`,
     port,
     bucket,
-    async stop() {
+    async stop(opts) {
       if (child.exitCode !== null || child.signalCode !== null) return
-      child.kill('SIGTERM')
+      child.kill(opts?.kill ? 'SIGKILL' : 'SIGTERM')
       await exited
     },
   }

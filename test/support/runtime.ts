@@ -1,3 +1,4 @@
+import '../../src/processSetup.js'
 import path from 'node:path'
 import type { Test } from 'tap'
 import { loadConfig, type Config } from '../../src/config.js'

@@ -1,0 +1,231 @@
+#!/usr/bin/env node
+import './processSetup.js'
+import { createReadStream } from 'node:fs'
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import { Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { createGunzip } from 'node:zlib'
+import { Command, InvalidArgumentError, Option } from 'commander'
+import { createBlockParserStream } from '../parsers/blockParserStream.js'
+import { LOG_COLUMNS, type ParseBatch } from '../parsers/logRecord.js'
+import { csvHeader, encodeCsvBatch } from '../sinks/csvEncoding.js'
+import { loadConfig, type Config } from './config.js'
+import { isAbortError, PipelineError } from './errors.js'
+import { parseByteSize } from './generate/byteSize.js'
+import { generateLogs } from './generate/logGenerator.js'
+import { createLogger } from './logger.js'
+import { ingestLogs } from './pipelines/ingestLogs.js'
+import { uploadLogs } from './pipelines/uploadLogs.js'
+import { startEmbeddedS3, EMBEDDED_CREDENTIALS } from './s3/embeddedS3.js'
+import { withRuntime, openWarehouse } from './runtime.js'
+import { printResult, writeOut, type QueryFormat } from './cli/output.js'
+import { byteProgress } from './cli/progress.js'
+import { formatIngestLogsSummary } from './cli/summaries.js'
+import { runDemo } from './demo.js'
+
+/** One AbortController per command: SIGINT/SIGTERM abort the running pipeline, which tears down cleanly. */
+const controller = new AbortController()
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => controller.abort(new PipelineError('ERR_CANCELLED', `cancelled by ${sig}`)))
+}
+const signal = controller.signal
+
+// Named case: a reader that closes stdout early (`careplus parse big.log | head`) is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0)
+  throw err
+})
+
+function config(): Config {
+  return loadConfig()
+}
+
+const positiveInt = (name: string) => (v: string): number => {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`)
+  return n
+}
+
+const program = new Command()
+program
+  .name('careplus')
+  .description('CarePlus streaming ELT: S3 logs and MySQL tickets → S3 stage → bronze → silver → gold')
+  .showHelpAfterError()
+
+const s3 = program.command('s3').description('the embedded S3-compatible server')
+s3.command('serve')
+  .description('run the embedded S3 server over $CAREPLUS_HOME/s3 in the foreground')
+  .option('--port <n>', 'port to listen on (default: a free one)', positiveInt('--port'))
+  .action(async (o: { port?: number }) => {
+    const cfg = config()
+    const server = await startEmbeddedS3({ dir: path.join(cfg.home, 's3'), port: o.port, foreground: true })
+    process.stdout.write(
+      `embedded S3 listening on ${server.endpoint}, bucket ${server.bucket}, data in ${path.join(cfg.home, 's3')}\n` +
+        `  AWS_ACCESS_KEY_ID=${EMBEDDED_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${EMBEDDED_CREDENTIALS.secretAccessKey} ` +
+        `aws --endpoint-url ${server.endpoint} s3 ls s3://${server.bucket}/ --recursive\n` +
+        `  or point the pipeline at it: S3_BUCKET=${server.bucket} S3_ENDPOINT=${server.endpoint}\n` +
+        `Ctrl-C stops it.\n`,
+    )
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
+    await server.stop()
+  })
+
+program
+  .command('upload-logs')
+  .description('stream local .log/.log.gz files (or folders of them) to s3://$S3_BUCKET/$S3_LOGS_PREFIX')
+  .argument('<paths...>', 'files or folders')
+  .action(async (paths: string[]) => {
+    const cfg = config()
+    await withRuntime(
+      cfg,
+      async ({ store }) => {
+        const bar = byteProgress('upload')
+        const r = await uploadLogs({ store, prefix: cfg.S3_LOGS_PREFIX, paths, concurrency: cfg.INGEST_CONCURRENCY, signal, onProgress: (b) => bar.add(b) })
+        bar.stop()
+        process.stdout.write(
+          `uploaded ${r.files} files, ${(r.bytes / 1e6).toFixed(2)} MB to ${store.url}/${cfg.S3_LOGS_PREFIX} in ${r.seconds.toFixed(2)} s\n`,
+        )
+      },
+      { warehouse: false },
+    )
+  })
+
+program
+  .command('ingest-logs')
+  .description('one run of the log ingest: S3 log objects → parser → gzipped CSV stage → bronze.logs')
+  .option('--json', 'print the run summary as JSON')
+  .action(async (o: { json?: boolean }) => {
+    const cfg = config()
+    const logger = createLogger(cfg.LOG_LEVEL)
+    const summary = await withRuntime(cfg, async (rt) => {
+      const bar = byteProgress('ingest-logs')
+      try {
+        return await ingestLogs({
+          ...rt,
+          signal,
+          onProgress: (p) => {
+            if (p.type === 'plan') bar.start(p.bytes)
+            else if (p.type === 'bytes') bar.add(p.bytes)
+            else logger.debug({ key: p.key, rows: p.rows, rejects: p.rejects }, 'object loaded')
+          },
+        })
+      } finally {
+        bar.stop()
+      }
+    })
+    process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : formatIngestLogsSummary(summary))
+  })
+
+program
+  .command('parse')
+  .description('parse a local log file to stdout (CSV with a header, or JSON lines); rejects go to stderr as JSON lines')
+  .argument('<file>', 'a .log or .log.gz file')
+  .addOption(new Option('--format <format>', 'output format').choices(['csv', 'jsonl']).default('csv'))
+  .option('--stats', 'print blocks/rows/rejects and MB/s to stderr at the end')
+  .action(async (file: string, o: { format: 'csv' | 'jsonl'; stats?: boolean }) => {
+    const cfg = config()
+    if (!existsSync(file)) throw new PipelineError('ERR_NO_SUCH_PATH', `no such file: ${file}`)
+    const started = performance.now()
+    const parser = createBlockParserStream({ sourceFile: file, maxBlockBytes: cfg.MAX_BLOCK_BYTES })
+    let headerDone = false
+    const encode = new Transform({
+      writableObjectMode: true,
+      transform(batch: ParseBatch, _enc, cb) {
+        for (const r of batch.rejects) process.stderr.write(JSON.stringify(r) + '\n')
+        let text = ''
+        if (o.format === 'csv') {
+          if (!headerDone) text = csvHeader(LOG_COLUMNS)
+          headerDone = true
+          text += encodeCsvBatch(batch.rows, LOG_COLUMNS)
+        } else {
+          for (const r of batch.rows) text += JSON.stringify(r) + '\n'
+        }
+        cb(null, text)
+      },
+      flush(cb) {
+        cb(null, o.format === 'csv' && !headerDone ? csvHeader(LOG_COLUMNS) : '')
+      },
+    })
+    const source = createReadStream(file, { highWaterMark: 256 * 1024 })
+    if (file.endsWith('.gz')) await pipeline(source, createGunzip(), parser, encode, process.stdout, { signal, end: false })
+    else await pipeline(source, parser, encode, process.stdout, { signal, end: false })
+    if (o.stats) {
+      const s = parser.stats
+      const secs = (performance.now() - started) / 1000
+      process.stderr.write(
+        `blocks ${s.blocks} = rows ${s.rows} + rejects ${s.rejects}; ${(s.bytes / 1e6).toFixed(1)} MB in ${secs.toFixed(2)} s = ${(s.bytes / 1e6 / secs).toFixed(1)} MB/s\n`,
+      )
+    }
+  })
+
+program
+  .command('query')
+  .description('run SQL on the configured warehouse')
+  .argument('<sql>', 'a SQL statement')
+  .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
+  .action(async (sql: string, o: { format: QueryFormat }) => {
+    const cfg = config()
+    const wh = await openWarehouse(cfg, undefined)
+    try {
+      await wh.migrate()
+      await printResult(wh.stream(sql), o.format, process.stdout)
+    } finally {
+      await wh.close()
+    }
+  })
+
+program
+  .command('generate')
+  .description('write deterministic sample logs shaped like the seed (31 daily files of July 2025)')
+  .requiredOption('--out <dir>', 'output folder')
+  .option('--days <n>', 'daily files', positiveInt('--days'), 31)
+  .option('--events <n>', 'total events, duplicates included', positiveInt('--events'), 2650)
+  .option('--seed <n>', 'random seed', (v) => Number.parseInt(v, 10), 42)
+  .option('--size <size>', 'scale to about this many bytes (e.g. 300MB, 1GB)')
+  .action(async (o: { out: string; days: number; events: number; seed: number; size?: string }) => {
+    const sizeBytes = o.size === undefined ? undefined : parseByteSize(o.size)
+    const bar = byteProgress('generate')
+    if (sizeBytes) bar.start(sizeBytes)
+    let last = 0
+    const r = await generateLogs({
+      outDir: o.out,
+      days: o.days,
+      events: o.events,
+      seed: o.seed,
+      sizeBytes,
+      signal,
+      onProgress: (b) => {
+        bar.add(b - last)
+        last = b
+      },
+    })
+    bar.stop()
+    process.stdout.write(`wrote ${r.files.length} files, ${r.events} events, ${(r.bytes / 1e6).toFixed(2)} MB to ${o.out}\n`)
+  })
+
+program
+  .command('demo')
+  .description('the pipeline on embedded defaults: sample data → S3 → bronze, with a short report')
+  .action(async () => {
+    await runDemo(config(), signal)
+  })
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv)
+  } catch (err) {
+    if (signal.aborted && (isAbortError(err) || err === signal.reason)) {
+      process.stderr.write(`careplus: ${(signal.reason as Error).message}\n`)
+      process.exitCode = 130
+      return
+    }
+    const e = err as Error & { code?: string }
+    const line = e instanceof PipelineError || e.name === 'InvalidSizeError' ? e.message : `${e.message}`
+    process.stderr.write(`careplus: ${line.split('\n')[0]}\n`)
+    if (process.env.LOG_LEVEL === 'debug' && e.stack) process.stderr.write(e.stack + '\n')
+    process.exitCode = 1
+  }
+}
+
+await main()

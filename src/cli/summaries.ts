@@ -1,0 +1,16 @@
+import type { IngestLogsSummary } from '../pipelines/ingestLogs.js'
+
+const n = (x: number): string => x.toLocaleString('en-US')
+
+export function formatIngestLogsSummary(s: IngestLogsSummary): string {
+  return (
+    [
+      `ingest-logs ${s.runId}`,
+      `  objects   ${n(s.objectsListed)} listed, ${n(s.objectsLoaded)} loaded, ${n(s.objectsUnchanged)} unchanged, ${n(s.objectsIgnored)} ignored`,
+      `  bytes     ${n(s.bytes)} (${(s.bytes / 1e6).toFixed(2)} MB)`,
+      `  blocks    ${n(s.blocks)} = ${n(s.rows)} rows + ${n(s.rejects)} rejects`,
+      `  staged    ${n(s.stagedFiles)} files`,
+      `  time      ${s.seconds.toFixed(2)} s, ${s.mbPerSec.toFixed(1)} MB/s`,
+    ].join('\n') + '\n'
+  )
+}
