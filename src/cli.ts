@@ -21,7 +21,10 @@ import { startEmbeddedS3, EMBEDDED_CREDENTIALS } from './s3/embeddedS3.js'
 import { withRuntime, openWarehouse } from './runtime.js'
 import { printResult, writeOut, type QueryFormat } from './cli/output.js'
 import { byteProgress } from './cli/progress.js'
-import { formatIngestLogsSummary } from './cli/summaries.js'
+import { formatIngestLogsSummary, formatIngestTicketsSummary } from './cli/summaries.js'
+import { ingestTickets } from './pipelines/ingestTickets.js'
+import { seedTickets } from './sources/ticketSeeder.js'
+import { mysqlSettings } from './sources/mysql.js'
 import { runDemo } from './demo.js'
 
 /** One AbortController per command: SIGINT/SIGTERM abort the running pipeline, which tears down cleanly. */
@@ -118,6 +121,24 @@ program
   })
 
 program
+  .command('ingest-tickets')
+  .description('one incremental run of the ticket ingest: MySQL support_tickets → CSV → gzip → stage → bronze.tickets')
+  .option('--json', 'print the run summary as JSON')
+  .action(async (o: { json?: boolean }) => {
+    const cfg = config()
+    const summary = await withRuntime(cfg, async (rt) => {
+      const bar = byteProgress('ingest-tickets', 'rows')
+      bar.start(0)
+      try {
+        return await ingestTickets({ ...rt, signal, onProgress: (p) => bar.add(p.rows) })
+      } finally {
+        bar.stop()
+      }
+    })
+    process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : formatIngestTicketsSummary(summary))
+  })
+
+program
   .command('parse')
   .description('parse a local log file to stdout (CSV with a header, or JSON lines); rejects go to stderr as JSON lines')
   .argument('<file>', 'a .log or .log.gz file')
@@ -177,31 +198,44 @@ program
 
 program
   .command('generate')
-  .description('write deterministic sample logs shaped like the seed (31 daily files of July 2025)')
-  .requiredOption('--out <dir>', 'output folder')
-  .option('--days <n>', 'daily files', positiveInt('--days'), 31)
-  .option('--events <n>', 'total events, duplicates included', positiveInt('--events'), 2650)
+  .description('deterministic sample data shaped like the seed: log files (--out) and/or tickets in MySQL (--tickets)')
+  .option('--out <dir>', 'write log files here (31 daily files of July 2025)')
+  .option('--days <n>', 'daily log files', positiveInt('--days'), 31)
+  .option('--events <n>', 'total log events, duplicates included', positiveInt('--events'), 2650)
   .option('--seed <n>', 'random seed', (v) => Number.parseInt(v, 10), 42)
-  .option('--size <size>', 'scale to about this many bytes (e.g. 300MB, 1GB)')
-  .action(async (o: { out: string; days: number; events: number; seed: number; size?: string }) => {
-    const sizeBytes = o.size === undefined ? undefined : parseByteSize(o.size)
-    const bar = byteProgress('generate')
-    if (sizeBytes) bar.start(sizeBytes)
-    let last = 0
-    const r = await generateLogs({
-      outDir: o.out,
-      days: o.days,
-      events: o.events,
-      seed: o.seed,
-      sizeBytes,
-      signal,
-      onProgress: (b) => {
-        bar.add(b - last)
-        last = b
-      },
-    })
-    bar.stop()
-    process.stdout.write(`wrote ${r.files.length} files, ${r.events} events, ${(r.bytes / 1e6).toFixed(2)} MB to ${o.out}\n`)
+  .option('--size <size>', 'scale the logs to about this many bytes (e.g. 300MB, 1GB)')
+  .option('--tickets', 'create $MYSQL_DATABASE.support_tickets when missing and insert the sample tickets')
+  .option('--count <n>', 'tickets to generate', positiveInt('--count'), 810)
+  .action(async (o: { out?: string; days: number; events: number; seed: number; size?: string; tickets?: boolean; count: number }) => {
+    if (!o.out && !o.tickets) throw new InvalidArgumentError('say what to generate: --out <dir> for logs, --tickets for MySQL tickets, or both')
+    if (o.out) {
+      const sizeBytes = o.size === undefined ? undefined : parseByteSize(o.size)
+      const bar = byteProgress('generate')
+      if (sizeBytes) bar.start(sizeBytes)
+      let last = 0
+      const r = await generateLogs({
+        outDir: o.out,
+        days: o.days,
+        events: o.events,
+        seed: o.seed,
+        sizeBytes,
+        signal,
+        onProgress: (b) => {
+          bar.add(b - last)
+          last = b
+        },
+      })
+      bar.stop()
+      process.stdout.write(`wrote ${r.files.length} files, ${r.events} events, ${(r.bytes / 1e6).toFixed(2)} MB to ${o.out}\n`)
+    }
+    if (o.tickets) {
+      const cfg = config()
+      const s = mysqlSettings(cfg)
+      const r = await seedTickets({ ...s, database: cfg.MYSQL_DATABASE }, { count: o.count, seed: o.seed, signal })
+      process.stdout.write(
+        `tickets: ${r.planned} planned, ${r.inserted} inserted (${r.planned - r.inserted} already there) into ${cfg.MYSQL_DATABASE}.support_tickets at ${s.host}:${s.port} in ${r.seconds.toFixed(2)} s\n`,
+      )
+    }
   })
 
 program

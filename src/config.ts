@@ -29,6 +29,19 @@ export const DEFAULTS = {
   STAGE_FILE_MAX_BYTES: 128 * 1024 * 1024,
   /** A log block larger than this is rejected instead of buffered (split2's maxLength). */
   MAX_BLOCK_BYTES: 1024 * 1024,
+  /** The tickets source (MySQL/MariaDB). */
+  MYSQL_HOST: '127.0.0.1',
+  MYSQL_PORT: 3306,
+  MYSQL_DATABASE: 'careplus_support_db',
+  MYSQL_USER: 'root',
+  /** Secret: never printed. */
+  MYSQL_PASSWORD: '',
+  /**
+   * Unset: new tickets by `created_at`, plus a re-extraction of every ticket
+   * still open at its last load (the seed's table has no update timestamp).
+   * Set to an `updated_at`-like column: extract by it alone.
+   */
+  TICKETS_CURSOR_COLUMN: undefined as string | undefined,
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
   LOG_LEVEL: 'info',
 } as const
@@ -53,6 +66,12 @@ const schema = z.object({
   INGEST_CONCURRENCY: positiveInt(64),
   STAGE_FILE_MAX_BYTES: z.coerce.number().int().min(1024),
   MAX_BLOCK_BYTES: z.coerce.number().int().min(1024).max(256 * 1024 * 1024),
+  MYSQL_HOST: z.string().min(1),
+  MYSQL_PORT: z.coerce.number().int().min(1).max(65535),
+  MYSQL_DATABASE: z.string().regex(/^[A-Za-z0-9_$]{1,64}$/, 'expected a database name (letters, digits, _ or $)'),
+  MYSQL_USER: z.string().min(1),
+  MYSQL_PASSWORD: z.string(),
+  TICKETS_CURSOR_COLUMN: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected a column name').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
 })
 
@@ -81,7 +100,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const input: Record<string, unknown> = {}
   for (const [name, fallback] of Object.entries(DEFAULTS)) {
     const raw = merged[name]
-    input[name] = raw === undefined || raw === '' ? fallback : raw
+    // An empty MYSQL_PASSWORD is a real value (the local default); elsewhere empty means unset.
+    input[name] = raw === undefined || (raw === '' && name !== 'MYSQL_PASSWORD') ? fallback : raw
   }
   const parsed = schema.safeParse(input)
   if (!parsed.success) {

@@ -14,3 +14,16 @@ export function formatIngestLogsSummary(s: IngestLogsSummary): string {
     ].join('\n') + '\n'
   )
 }
+
+export function formatIngestTicketsSummary(s: import('../pipelines/ingestTickets.js').IngestTicketsSummary): string {
+  return (
+    [
+      `ingest-tickets ${s.runId}`,
+      `  cursor    ${s.cursorColumn} ${s.watermarkFrom ?? '(first run: full load)'} → ${s.watermarkTo ?? '(none)'}`,
+      `  read      ${n(s.rowsRead)} rows (${n(s.openTicketsRechecked)} open tickets rechecked), ${n(s.rowsUnchanged)} unchanged`,
+      `  loaded    ${n(s.rows)} rows = ${n(s.newTickets)} new + ${n(s.changedTickets)} changed tickets`,
+      `  staged    ${n(s.stagedFiles)} files`,
+      `  time      ${s.seconds.toFixed(2)} s, ${n(Math.round(s.rowsPerSec))} rows/s`,
+    ].join('\n') + '\n'
+  )
+}

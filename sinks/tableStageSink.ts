@@ -1,0 +1,47 @@
+import { Writable } from 'node:stream'
+import type { ObjectStore } from '../src/s3/objectStore.js'
+import { csvHeader, encodeCsvBatch } from './csvEncoding.js'
+import { StageWriter, type StagedFile } from './stageWriter.js'
+
+/**
+ * The end of a row source's chain: batches of records → CSV (one
+ * csv-stringify call per batch) → one stage writer. Each write waits for the
+ * writer, so backpressure reaches the source cursor.
+ */
+export class TableStageSink<T extends object> extends Writable {
+  private readonly writer: StageWriter
+  private rows = 0
+  private files: StagedFile[] | undefined
+
+  constructor(
+    private readonly opts: { store: ObjectStore; keyPrefix: string; columns: readonly (keyof T & string)[]; maxFileBytes: number; gzipLevel?: number; signal?: AbortSignal },
+  ) {
+    super({ objectMode: true, highWaterMark: 4 })
+    this.writer = new StageWriter({ ...opts, header: csvHeader(opts.columns) })
+  }
+
+  get staged(): { files: StagedFile[]; rows: number } {
+    if (!this.files) throw new Error('TableStageSink: not finished')
+    return { files: this.files, rows: this.rows }
+  }
+
+  override _write(batch: T[], _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.rows += batch.length
+    this.writer.write(encodeCsvBatch(batch, this.opts.columns), batch.length).then(() => cb(), cb)
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.writer.close().then((files) => {
+      this.files = files
+      cb()
+    }, cb)
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (!err || this.files) return cb(err)
+    this.writer.abort(err).then(
+      () => cb(err),
+      () => cb(err),
+    )
+  }
+}
