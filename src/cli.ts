@@ -26,6 +26,10 @@ import { ingestTickets } from './pipelines/ingestTickets.js'
 import { seedTickets } from './sources/ticketSeeder.js'
 import { mysqlSettings } from './sources/mysql.js'
 import { runDemo } from './demo.js'
+import { daemonStatus, startDaemon } from './daemon.js'
+import { Orchestrator, PIPELINE_DAG } from './dag/orchestrator.js'
+import { RunHistory } from './dag/runHistory.js'
+import { formatStatusGrid, statusJson } from './cli/statusGrid.js'
 
 /** One AbortController per command: SIGINT/SIGTERM abort the running pipeline, which tears down cleanly. */
 const controller = new AbortController()
@@ -242,7 +246,62 @@ program
   .command('demo')
   .description('the pipeline on embedded defaults: sample data → S3 → bronze, with a short report')
   .action(async () => {
-    await runDemo(config(), signal)
+    const cfg = config()
+    await runDemo(cfg, signal, createLogger(cfg.LOG_LEVEL))
+  })
+
+program
+  .command('run')
+  .description('run the DAG once in the foreground (same workers and history as the daemon); exits non-zero when the run fails')
+  .action(async () => {
+    const cfg = config()
+    const logger = createLogger(cfg.LOG_LEVEL)
+    await withRuntime(cfg, async (rt) => {
+      await rt.warehouse.migrate()
+      const orchestrator = new Orchestrator({ ...rt, env: process.env, logger })
+      const onAbort = (): void => void orchestrator.stop(cfg.PIPELINE_GRACE_MS)
+      signal.addEventListener('abort', onAbort, { once: true })
+      try {
+        const run = await orchestrator.trigger('manual', null)!
+        process.stdout.write(formatStatusGrid([run], PIPELINE_DAG.map((t) => t.name)))
+        if (run.state !== 'success') throw new PipelineError('ERR_RUN_FAILED', `run ${run.id} ${run.state}${run.error ? `: ${run.error}` : ''}`)
+      } finally {
+        signal.removeEventListener('abort', onAbort)
+      }
+    })
+  })
+
+program
+  .command('daemon')
+  .description('run the DAG on PIPELINE_CRON (default daily 02:00 UTC) with Bree; SIGTERM/SIGINT stop it gracefully')
+  .action(async () => {
+    const cfg = config()
+    const logger = createLogger(cfg.LOG_LEVEL)
+    const daemon = await startDaemon({ cfg, env: process.env, logger })
+    process.stdout.write(`careplus daemon: schedule "${cfg.PIPELINE_CRON}" ${cfg.PIPELINE_TZ}; http://127.0.0.1:${daemon.port}/healthz /metrics /status\n`)
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
+    await daemon.stop()
+    logger.info('daemon stopped')
+  })
+
+program
+  .command('status')
+  .description("recent runs as a grid of runs by tasks (asks the running daemon, else reads the warehouse)")
+  .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+  .option('--limit <n>', 'runs to show', positiveInt('--limit'), 10)
+  .action(async (o: { format: 'table' | 'json'; limit: number }) => {
+    const cfg = config()
+    let runs = (await daemonStatus(cfg, o.limit))?.runs
+    if (!runs) {
+      const wh = await openWarehouse(cfg, undefined)
+      try {
+        await wh.migrate()
+        runs = await new RunHistory(wh).recent(o.limit)
+      } finally {
+        await wh.close()
+      }
+    }
+    process.stdout.write(o.format === 'json' ? statusJson(runs) : formatStatusGrid(runs, PIPELINE_DAG.map((t) => t.name)))
   })
 
 async function main(): Promise<void> {

@@ -42,6 +42,20 @@ export const DEFAULTS = {
    * Set to an `updated_at`-like column: extract by it alone.
    */
   TICKETS_CURSOR_COLUMN: undefined as string | undefined,
+  /** The daemon's schedule (cron, 5 fields, or 6 with seconds) and its time zone. */
+  PIPELINE_CRON: '0 2 * * *',
+  PIPELINE_TZ: 'UTC',
+  /** At start-up, run at once when the latest scheduled time has no successful run. */
+  PIPELINE_CATCHUP: true,
+  /** Retries of a failed task, with exponential backoff from PIPELINE_RETRY_DELAY_MS. */
+  PIPELINE_RETRIES: 2,
+  PIPELINE_RETRY_DELAY_MS: 30_000,
+  /** A task still running after this is cancelled and counts as a failed attempt. */
+  PIPELINE_TASK_TIMEOUT_MS: 3_600_000,
+  /** How long SIGTERM waits for a cancelled run to wind down before the daemon exits. */
+  PIPELINE_GRACE_MS: 30_000,
+  /** Loopback port of the daemon's /healthz, /metrics and /status (0: any free port). */
+  DAEMON_PORT: 9464,
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
   LOG_LEVEL: 'info',
 } as const
@@ -72,6 +86,21 @@ const schema = z.object({
   MYSQL_USER: z.string().min(1),
   MYSQL_PASSWORD: z.string(),
   TICKETS_CURSOR_COLUMN: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected a column name').optional(),
+  PIPELINE_CRON: z.string().refine((v) => [5, 6].includes(v.trim().split(/\s+/).length), 'expected a cron expression of 5 or 6 fields'),
+  PIPELINE_TZ: z.string().refine((tz) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz })
+      return true
+    } catch {
+      return false
+    }
+  }, 'expected an IANA time zone such as UTC or Europe/Paris'),
+  PIPELINE_CATCHUP: z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]),
+  PIPELINE_RETRIES: z.coerce.number().int().min(0).max(10),
+  PIPELINE_RETRY_DELAY_MS: z.coerce.number().int().min(0),
+  PIPELINE_TASK_TIMEOUT_MS: z.coerce.number().int().min(1000),
+  PIPELINE_GRACE_MS: z.coerce.number().int().min(0),
+  DAEMON_PORT: z.coerce.number().int().min(0).max(65535),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
 })
 

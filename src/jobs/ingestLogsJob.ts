@@ -1,12 +1,7 @@
 import { formatIngestLogsSummary } from '../cli/summaries.js'
 import { ingestLogs } from '../pipelines/ingestLogs.js'
-import { withRuntime } from '../runtime.js'
 import { runJob } from './jobRunner.js'
 
 export function main(): Promise<void> {
-  return runJob(
-    'ingest-logs',
-    (cfg, signal) => withRuntime(cfg, (rt) => ingestLogs({ ...rt, signal })),
-    formatIngestLogsSummary,
-  )
+  return runJob('ingest-logs', (rt, signal) => ingestLogs({ ...rt, signal }), formatIngestLogsSummary)
 }

@@ -1,17 +1,45 @@
 import '../processSetup.js'
-import { parentPort, isMainThread } from 'node:worker_threads'
-import { loadConfig, type Config } from '../config.js'
+import { parentPort, isMainThread, workerData } from 'node:worker_threads'
+import { loadConfig } from '../config.js'
 import { isAbortError, PipelineError } from '../errors.js'
+import { withRuntime, type Runtime } from '../runtime.js'
+import { EMBEDDED_CREDENTIALS } from '../s3/embeddedS3.js'
+import { storeFor } from '../s3/objectStore.js'
+import { RemoteWarehouse } from '../warehouse/remoteWarehouse.js'
+
+/** What the daemon hands each job's worker (Bree's workerData). */
+export interface JobWorkerData {
+  careplus?: {
+    /** The daemon's settings, so a worker sees exactly the configuration its daemon validated. */
+    env: Record<string, string | undefined>
+    /** The daemon's S3 endpoint (its embedded server, when no bucket is configured). */
+    s3: { endpoint?: string; bucket: string; embedded: boolean }
+  }
+  /** Per-job arguments from the DAG, e.g. `{ layer: 'silver' }`. */
+  args?: Record<string, unknown>
+}
+
+export type JobMessage =
+  | { type: 'result'; job: string; result: unknown }
+  | { type: 'error'; job: string; cancelled: boolean; message: string; code?: string }
 
 /**
- * Runs one job body with cancellation wired in: under Bree (a worker thread)
- * the `cancel` message aborts it; run alone (`node jobs/<name>.js`) SIGINT and
- * SIGTERM do. The body is always awaited; the result is posted to Bree as
- * `{ type: 'result' }` and the worker then signals `done`.
+ * Runs one job body with its runtime and cancellation wired in.
+ * Under the daemon (a Bree worker thread) the warehouse is the daemon's, over
+ * messages, the S3 endpoint is the daemon's, and Bree's `cancel` message
+ * aborts the body. Alone (`node jobs/<name>.js`) it opens its own runtime and
+ * SIGINT/SIGTERM abort. The body is always awaited; under Bree the result or
+ * error is posted, then `done`.
  */
-export async function runJob<T>(name: string, body: (cfg: Config, signal: AbortSignal) => Promise<T>, format: (r: T) => string): Promise<void> {
+export async function runJob<T>(
+  name: string,
+  body: (rt: Runtime, signal: AbortSignal, args: Record<string, unknown>) => Promise<T>,
+  format: (r: T) => string,
+): Promise<void> {
   const controller = new AbortController()
   const cancel = (why: string) => () => controller.abort(new PipelineError('ERR_CANCELLED', `${name} cancelled (${why})`))
+  const data = (workerData ?? {}) as JobWorkerData
+  const underDaemon = !isMainThread && parentPort !== null && data.careplus !== undefined
   if (!isMainThread && parentPort) {
     parentPort.on('message', (msg: unknown) => {
       if (msg === 'cancel') cancel('cancel message')()
@@ -21,16 +49,36 @@ export async function runJob<T>(name: string, body: (cfg: Config, signal: AbortS
     process.once('SIGTERM', cancel('SIGTERM'))
   }
   try {
-    const result = await body(loadConfig(), controller.signal)
-    if (parentPort) parentPort.postMessage({ type: 'result', job: name, result })
-    else process.stdout.write(format(result))
-    if (parentPort) parentPort.postMessage('done')
-  } catch (err) {
-    const e = err as Error
-    const cancelled = controller.signal.aborted && (isAbortError(e) || e === controller.signal.reason)
-    const message = cancelled ? (controller.signal.reason as Error).message : e.message.split('\n')[0]
+    let result: T
+    if (underDaemon) {
+      const c = data.careplus!
+      const cfg = loadConfig(c.env)
+      const store = storeFor({
+        bucket: c.s3.bucket,
+        region: cfg.S3_REGION,
+        endpoint: c.s3.endpoint,
+        credentials: c.s3.embedded ? EMBEDDED_CREDENTIALS : undefined,
+      })
+      const warehouse = new RemoteWarehouse(cfg.WAREHOUSE, parentPort!)
+      try {
+        result = await body({ cfg, store, warehouse }, controller.signal, data.args ?? {})
+      } finally {
+        await warehouse.close()
+        store.client.destroy()
+      }
+    } else {
+      result = await withRuntime(loadConfig(), (rt) => body(rt, controller.signal, data.args ?? {}))
+    }
     if (parentPort) {
-      parentPort.postMessage({ type: 'error', job: name, cancelled, message })
+      parentPort.postMessage({ type: 'result', job: name, result } satisfies JobMessage)
+      parentPort.postMessage('done')
+    } else process.stdout.write(format(result))
+  } catch (err) {
+    const e = err as Error & { code?: string }
+    const cancelled = controller.signal.aborted && (isAbortError(e) || e === controller.signal.reason || e.code === 'ERR_CANCELLED')
+    const message = cancelled ? (controller.signal.reason as Error).message : e.message.split('\n')[0]!
+    if (parentPort) {
+      parentPort.postMessage({ type: 'error', job: name, cancelled, message, code: e.code } satisfies JobMessage)
       if (cancelled) parentPort.postMessage('cancelled')
     } else process.stderr.write(`${name}: ${message}\n`)
     process.exitCode = cancelled ? 130 : 1

@@ -1,0 +1,125 @@
+import t from 'tap'
+import path from 'node:path'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { createServer } from 'node:net'
+import { seedTickets } from '../src/sources/ticketSeeder.js'
+import { generateLogs } from '../src/generate/logGenerator.js'
+import { latestScheduledTime } from '../src/daemon.js'
+import { MYSQL, mysqlEnv, testDatabase } from './support/mysql.js'
+
+const ROOT = path.resolve(import.meta.dirname, '..')
+const CLI = path.join(ROOT, 'dist/src/cli.js')
+
+async function freePort(): Promise<number> {
+  const srv = createServer().listen(0, '127.0.0.1')
+  await once(srv, 'listening')
+  const port = (srv.address() as { port: number }).port
+  srv.close()
+  await once(srv, 'close')
+  return port
+}
+
+function cli(home: string, env: Record<string, string>, args: string[]) {
+  return spawnSync(process.execPath, [CLI, ...args], { cwd: home, encoding: 'utf8', env: { PATH: process.env.PATH, ...env }, timeout: 180_000 })
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await fn().catch(() => undefined)
+    if (v !== undefined) return v
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await sleep(100)
+  }
+}
+
+async function status(port: number): Promise<{ runs: Array<{ id: string; state: string; trigger: string; scheduled_for: string | null; tasks: Array<{ name: string; state: string }> }> }> {
+  const res = await fetch(`http://127.0.0.1:${port}/status`)
+  return (await res.json()) as never
+}
+
+async function prepare(t: Tap.Test) {
+  const { database } = await testDatabase(t)
+  await seedTickets({ ...MYSQL, database })
+  const home = t.testdir()
+  // Enough log data that a run takes a few seconds: time to be caught mid-run.
+  await generateLogs({ outDir: path.join(home, 'logs'), events: 60_000, seed: 9 })
+  const port = await freePort()
+  const env = { ...mysqlEnv(database), CAREPLUS_HOME: path.join(home, '.careplus'), DAEMON_PORT: String(port), LOG_LEVEL: 'info', PIPELINE_RETRY_DELAY_MS: '100' }
+  const up = cli(home, env, ['upload-logs', 'logs'])
+  if (up.status !== 0) throw new Error(up.stderr)
+  return { home, env, port }
+}
+
+function startDaemon(home: string, env: Record<string, string>): { child: ChildProcess; logs: () => string } {
+  const child = spawn(process.execPath, [CLI, 'daemon'], { cwd: home, env: { PATH: process.env.PATH, ...env } })
+  let out = ''
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d))
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d))
+  return { child, logs: () => out }
+}
+
+declare namespace Tap {
+  type Test = Parameters<Parameters<typeof t.test>[1]>[0]
+}
+
+t.test('catch-up at start, status while the daemon runs, SIGTERM mid-run, then a clean next run', async (t) => {
+  const { home, env, port } = await prepare(t)
+  // The daily 02:00 schedule: on a fresh install its latest time has no successful run, so it runs at once.
+  const d = startDaemon(home, { ...env, PIPELINE_CRON: '0 2 * * *', PIPELINE_TZ: 'UTC' })
+  t.teardown(() => void d.child.kill('SIGKILL'))
+  const runningRun = await until('a catch-up run in progress', async () => {
+    const s = await status(port)
+    const r = s.runs[0]
+    return r && r.state === 'running' && r.tasks.some((x) => x.name === 'ingest-logs' && x.state === 'running') ? r : undefined
+  })
+  t.equal(runningRun.trigger, 'catchup')
+  const due = latestScheduledTime('0 2 * * *', 'UTC', new Date())
+  t.equal(runningRun.scheduled_for?.slice(0, 19), due.toISOString().replace('T', ' ').slice(0, 19), 'scheduled for the latest 02:00')
+
+  // Another process reads status while the daemon holds the DuckDB file.
+  const st = cli(home, env, ['status', '--format', 'json'])
+  t.equal(st.status, 0, st.stderr)
+  t.equal(JSON.parse(st.stdout).runs[0].id, runningRun.id)
+  const health = await fetch(`http://127.0.0.1:${port}/healthz`)
+  t.match(await health.json(), { status: 'ok', running: runningRun.id })
+
+  d.child.kill('SIGTERM')
+  const [code] = (await once(d.child, 'exit')) as [number]
+  t.equal(code, 0, 'SIGTERM: exit 0 ' + d.logs().slice(-2000))
+
+  const after = JSON.parse(cli(home, env, ['status', '--format', 'json']).stdout) as Awaited<ReturnType<typeof status>>
+  t.match(after.runs[0], { id: runningRun.id, state: 'cancelled' }, 'the run is recorded as cancelled')
+  const partial = cli(home, env, ['query', 'SELECT (SELECT count(*) FROM bronze.logs) - (SELECT coalesce(sum(rows_loaded), 0) FROM ops.load_ledger WHERE source = \'logs\') AS stray', '--format', 'json'])
+  t.same(JSON.parse(partial.stdout), [{ stray: 0 }], 'no bronze rows without a committed ledger row')
+
+  const next = cli(home, env, ['run'])
+  t.equal(next.status, 0, next.stdout + next.stderr)
+  const counts = JSON.parse(
+    cli(home, env, ['query', "SELECT (SELECT count(*) FROM bronze.logs) AS logs, (SELECT count(DISTINCT ticket_id) FROM bronze.tickets) AS tickets, (SELECT count(*) FROM gold.fct_tickets) AS gold", '--format', 'json']).stdout,
+  )
+  t.same(counts, [{ logs: 60_000, tickets: 810, gold: 810 }], 'the next run completed the work exactly once')
+})
+
+t.test('a fast schedule: runs on the cron, ticks during a run are skipped, metrics', async (t) => {
+  const { home, env, port } = await prepare(t)
+  const d = startDaemon(home, { ...env, PIPELINE_CRON: '*/1 * * * * *', PIPELINE_CATCHUP: 'false' })
+  t.teardown(() => void d.child.kill('SIGKILL'))
+  const s = await until('a successful run and a skipped tick', async () => {
+    const r = await status(port)
+    return r.runs.some((x) => x.state === 'success') && r.runs.some((x) => x.state === 'skipped') ? r : undefined
+  }, 120_000)
+  t.ok(s.runs.every((r) => r.trigger === 'schedule'), 'every run came from the schedule')
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  t.match(metrics, /careplus_runs_total\{state="success"\} [1-9]/)
+  t.match(metrics, /careplus_runs_total\{state="skipped"\} [1-9]/)
+  t.match(metrics, /careplus_task_rows_total\{task="ingest-logs"\} 60000/)
+  t.match(metrics, /careplus_task_duration_seconds\{task="gold"\}/)
+  d.child.kill('SIGTERM')
+  const [code] = (await once(d.child, 'exit')) as [number]
+  t.equal(code, 0)
+  const grid = cli(home, env, ['status'])
+  t.match(grid.stdout, /ingest-tickets[\s\S]*✔ success[\s\S]*skipped/)
+})
