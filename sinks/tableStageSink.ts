@@ -16,7 +16,7 @@ export class TableStageSink<T extends object> extends Writable {
   constructor(
     private readonly opts: { store: ObjectStore; keyPrefix: string; columns: readonly (keyof T & string)[]; maxFileBytes: number; gzipLevel?: number; signal?: AbortSignal },
   ) {
-    super({ objectMode: true, highWaterMark: 4 })
+    super({ objectMode: true, highWaterMark: 1 })
     this.writer = new StageWriter({ ...opts, header: csvHeader(opts.columns) })
   }
 

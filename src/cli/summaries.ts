@@ -23,7 +23,7 @@ export function formatIngestTicketsSummary(s: import('../pipelines/ingestTickets
       `  read      ${n(s.rowsRead)} rows (${n(s.openTicketsRechecked)} open tickets rechecked), ${n(s.rowsUnchanged)} unchanged`,
       `  loaded    ${n(s.rows)} rows = ${n(s.newTickets)} new + ${n(s.changedTickets)} changed tickets`,
       `  staged    ${n(s.stagedFiles)} files`,
-      `  time      ${s.seconds.toFixed(2)} s, ${n(Math.round(s.rowsPerSec))} rows/s`,
+      `  time      ${s.seconds.toFixed(2)} s: extract to stage ${s.extractSeconds.toFixed(2)} s (${n(Math.round(s.rowsPerSec))} rows/s), load ${s.loadSeconds.toFixed(2)} s`,
     ].join('\n') + '\n'
   )
 }

@@ -1,0 +1,80 @@
+import { Argument, Option, type Command } from 'commander'
+import type { Config } from '../config.js'
+import { PipelineError } from '../errors.js'
+import { openWarehouse } from '../runtime.js'
+import { compile, formatCompiled } from '../transform/compile.js'
+import { formatModelTimings, formatTestFailures, formatTestSummary, formatTransformSummary } from '../transform/report.js'
+import { DataTestError, describeFailures, runDataTests, runTransforms, type Layer } from '../transform/runTransforms.js'
+import type { Warehouse } from '../warehouse/warehouse.js'
+import { writeOut } from './output.js'
+
+async function withWarehouse<T>(cfg: Config, fn: (wh: Warehouse) => Promise<T>): Promise<T> {
+  const wh = await openWarehouse(cfg, undefined)
+  try {
+    return await fn(wh)
+  } finally {
+    await wh.close()
+  }
+}
+
+const layersOf = (layer: Layer | undefined): Layer[] | undefined => (layer ? [layer] : undefined)
+
+/**
+ * `careplus transform [silver|gold]`, `careplus test [silver|gold]` and
+ * `careplus compile --target duckdb|snowflake`. Reports go to stdout; failing
+ * data tests (with up to 5 offending rows each) to stderr, then a
+ * PipelineError('ERR_DATA_TEST') for the caller to print and exit 1.
+ */
+export function registerTransformCommands(program: Command, ctx: { config: () => Config; signal: AbortSignal }): void {
+  const layerArgument = () => new Argument('[layer]', 'silver or gold (default: both)').choices(['silver', 'gold'])
+
+  program
+    .command('transform')
+    .description('build the silver views and gold tables from bronze (sql/models), running the data tests after each layer')
+    .addArgument(layerArgument())
+    .action(async (layer: Layer | undefined) => {
+      const cfg = ctx.config()
+      await withWarehouse(cfg, async (warehouse) => {
+        try {
+          const summary = await runTransforms({ warehouse, layers: layersOf(layer), signal: ctx.signal })
+          await writeOut(process.stdout, formatTransformSummary(summary))
+        } catch (err) {
+          if (err instanceof DataTestError) {
+            await writeOut(process.stdout, formatModelTimings(err.summary.models) + formatTestSummary(err.results))
+            process.stderr.write(formatTestFailures(err.results))
+          }
+          throw err
+        }
+      })
+    })
+
+  program
+    .command('test')
+    .description('run the data tests alone against the current silver views and gold tables')
+    .addArgument(layerArgument())
+    .action(async (layer: Layer | undefined) => {
+      const cfg = ctx.config()
+      const results = await withWarehouse(cfg, (warehouse) => runDataTests({ warehouse, layers: layersOf(layer), signal: ctx.signal }))
+      await writeOut(process.stdout, formatTestSummary(results))
+      if (results.some((r) => r.failures > 0)) {
+        process.stderr.write(formatTestFailures(results))
+        throw new PipelineError('ERR_DATA_TEST', `data tests failed: ${describeFailures(results)}`)
+      }
+    })
+
+  program
+    .command('compile')
+    .description('print every statement the pipeline would send to an engine (DDL, loads, dialect functions, models, tests)')
+    .addOption(new Option('--target <engine>', 'the engine to compile for').choices(['duckdb', 'snowflake']).makeOptionMandatory())
+    .option('--stage <name>', 'Snowflake stage the loads read from', 'careplus_stage')
+    .action(async (o: { target: 'duckdb' | 'snowflake'; stage: string }) => {
+      let statements: string[]
+      try {
+        statements = compile(o.target, { stage: o.stage })
+      } catch (err) {
+        if (err instanceof PipelineError) throw err
+        throw new PipelineError('ERR_USAGE', (err as Error).message)
+      }
+      await writeOut(process.stdout, formatCompiled(statements))
+    })
+}

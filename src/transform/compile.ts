@@ -1,0 +1,80 @@
+/**
+ * `careplus compile --target duckdb|snowflake`, like `dbt compile`: every
+ * statement the pipeline would send to that engine, in execution order —
+ * the bronze/ops DDL, a representative load per bronze table, the dialect
+ * functions, then per layer its models (dependency order) and the query that
+ * counts each data test's offending rows.
+ */
+import { LOG_COLUMNS, REJECT_COLUMNS } from '../../parsers/logRecord.js'
+import { DEFAULTS } from '../config.js'
+import { BRONZE_TICKET_CSV_COLUMNS } from '../pipelines/ingestTickets.js'
+import { ddlStatements } from '../warehouse/sqlFiles.js'
+import type { CopySpec } from '../warehouse/warehouse.js'
+import { ddlColumnTypes, duckdbCopyStatement, snowflakeCopyStatement } from './loadStatements.js'
+import { dialectStatements, failureCountSql, LAYERS, loadProject, type Engine } from './project.js'
+
+export interface CompileOptions {
+  /** Snowflake stage the loads read from (default `careplus_stage`). */
+  stage?: string
+  /** Another project root than the repository's `sql/` (tests). */
+  sqlDir?: string
+}
+
+/** Example values for the representative loads: what one run of each ingest would send. */
+const EXAMPLE = {
+  runId: '20250801T020000Z-a1b2c3',
+  loadedAt: '2025-08-01 02:00:05.000',
+  extractedAt: '2025-08-01 02:00:01.000',
+  etag: '9b2cf535f27731c974343645a3985328',
+  localCopy: '.careplus/tmp/copy-a1b2c3/0.csv.gz',
+}
+
+/** One representative COPY per bronze table, as the ingests build them. */
+export function representativeLoads(): Array<Pick<CopySpec, 'table' | 'csvColumns' | 'files' | 'constants'>> {
+  const logObject = `${DEFAULTS.S3_STAGE_PREFIX}logs/careplus-2025-07-01.log/${EXAMPLE.etag}/`
+  return [
+    {
+      table: 'bronze.logs',
+      csvColumns: LOG_COLUMNS,
+      files: [`${logObject}rows/part-00000.csv.gz`],
+      constants: { _loaded_at: EXAMPLE.loadedAt, _run_id: EXAMPLE.runId },
+    },
+    {
+      table: 'bronze.log_rejects',
+      csvColumns: REJECT_COLUMNS,
+      files: [`${logObject}rejects/part-00000.csv.gz`],
+      constants: { _loaded_at: EXAMPLE.loadedAt, _run_id: EXAMPLE.runId },
+    },
+    {
+      table: 'bronze.tickets',
+      csvColumns: BRONZE_TICKET_CSV_COLUMNS,
+      files: [`${DEFAULTS.S3_STAGE_PREFIX}tickets/${EXAMPLE.runId}/part-00000.csv.gz`],
+      constants: { _extracted_at: EXAMPLE.extractedAt, _loaded_at: EXAMPLE.loadedAt, _run_id: EXAMPLE.runId },
+    },
+  ]
+}
+
+/** Every statement, in execution order. */
+export function compile(target: Engine, opts: CompileOptions = {}): string[] {
+  if (target !== 'duckdb' && target !== 'snowflake') throw new Error(`unknown target ${String(target)}`)
+  const ddl = ddlStatements()
+  const types = ddlColumnTypes(ddl)
+  const loads = representativeLoads().map((spec) => {
+    const tableTypes = types.get(spec.table)
+    if (!tableTypes) throw new Error(`no DDL for ${spec.table}`)
+    return target === 'duckdb'
+      ? duckdbCopyStatement(spec, spec.files.map(() => EXAMPLE.localCopy), tableTypes).sql
+      : snowflakeCopyStatement(spec, tableTypes, { stage: opts.stage })
+  })
+  const project = loadProject(opts.sqlDir)
+  const transforms = LAYERS.flatMap((layer) => {
+    const models = project.models.filter((m) => m.layer === layer)
+    return [...models.map((m) => m.sql), ...models.flatMap((m) => m.tests.map(failureCountSql))]
+  })
+  return [...ddl, ...loads, ...dialectStatements(target, opts.sqlDir), ...transforms]
+}
+
+/** The statements as one text, each followed by `;` and a newline, a blank line between. */
+export function formatCompiled(statements: readonly string[]): string {
+  return statements.map((s) => `${s};\n`).join('\n')
+}

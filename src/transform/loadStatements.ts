@@ -1,0 +1,114 @@
+/**
+ * The text of the statements that load staged CSV files into bronze, per
+ * engine, as pure functions (for `careplus compile`, and for a Snowflake
+ * warehouse to send). The DuckDB form mirrors `copyNow` in
+ * src/warehouse/duckdbWarehouse.ts; the staged files' dialect is
+ * sinks/csvEncoding.ts (header row, `"` quoting, NULL an empty unquoted
+ * field, '' a quoted empty field).
+ */
+import { ddlStatements } from '../warehouse/sqlFiles.js'
+import type { CopySpec } from '../warehouse/warehouse.js'
+
+const TABLE_IDENT = /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/
+const COLUMN_IDENT = /^[a-z_][a-z0-9_]*$/
+
+export function quoteLiteral(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`
+}
+
+function checkSpec(spec: Pick<CopySpec, 'table' | 'csvColumns' | 'constants'>): void {
+  if (!TABLE_IDENT.test(spec.table)) throw new Error(`invalid table identifier ${spec.table}`)
+  for (const c of [...spec.csvColumns, ...Object.keys(spec.constants)]) {
+    if (!COLUMN_IDENT.test(c)) throw new Error(`invalid column identifier ${c}`)
+  }
+}
+
+function typeOf(types: ReadonlyMap<string, string>, table: string, column: string): string {
+  const t = types.get(column)
+  if (!t) throw new Error(`${table} has no column ${column}`)
+  return t
+}
+
+/**
+ * Column types of every table in the bronze/ops DDL (sql/ddl), as written
+ * there (`VARCHAR`, `TIMESTAMP`, …), which is also what DuckDB's
+ * information_schema reports for them.
+ */
+export function ddlColumnTypes(statements: readonly string[] = ddlStatements()): Map<string, Map<string, string>> {
+  const out = new Map<string, Map<string, string>>()
+  for (const sql of statements) {
+    const m = /^CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*\(([\s\S]*)\)\s*$/i.exec(sql)
+    if (!m) continue
+    const cols = new Map<string, string>()
+    for (const line of m[2]!.split(',')) {
+      const c = /^\s*([a-z_][a-z0-9_]*)\s+([A-Za-z]+(?:\s*\([0-9, ]+\))?)/i.exec(line.replace(/--[^\n]*/g, ''))
+      if (c) cols.set(c[1]!.toLowerCase(), c[2]!.toUpperCase())
+    }
+    out.set(m[1]!.toLowerCase(), cols)
+  }
+  return out
+}
+
+/**
+ * DuckDB: `INSERT INTO … SELECT … FROM read_csv([local copies], …)` typed by
+ * the target's own column types, the constants bound as `?` parameters
+ * (their values are returned in `params`, in order).
+ */
+export function duckdbCopyStatement(
+  spec: Pick<CopySpec, 'table' | 'csvColumns' | 'constants'>,
+  localFiles: readonly string[],
+  types: ReadonlyMap<string, string>,
+): { sql: string; params: string[] } {
+  checkSpec(spec)
+  const columnSpec = spec.csvColumns.map((c) => `${quoteLiteral(c)}: ${quoteLiteral(typeOf(types, spec.table, c))}`).join(', ')
+  const constantNames = Object.keys(spec.constants)
+  const select = [...spec.csvColumns.map((c) => `"${c}"`), ...constantNames.map((c) => `?::${typeOf(types, spec.table, c)}`)]
+  const sql =
+    `INSERT INTO ${spec.table} (${[...spec.csvColumns, ...constantNames].map((c) => `"${c}"`).join(', ')}) ` +
+    `SELECT ${select.join(', ')} FROM read_csv([${localFiles.map(quoteLiteral).join(', ')}], ` +
+    `header = true, delim = ',', quote = '"', escape = '"', compression = 'gzip', ` +
+    `auto_detect = false, allow_quoted_nulls = false, columns = {${columnSpec}})`
+  return { sql, params: Object.values(spec.constants) }
+}
+
+/** The longest folder prefix (ending in `/`) shared by every key. */
+function commonFolder(keys: readonly string[]): string {
+  if (keys.length === 0) return ''
+  let prefix = keys[0]!.slice(0, keys[0]!.lastIndexOf('/') + 1)
+  for (const k of keys) {
+    while (!k.startsWith(prefix)) prefix = prefix.slice(0, prefix.slice(0, -1).lastIndexOf('/') + 1)
+  }
+  return prefix
+}
+
+/**
+ * Snowflake: `COPY INTO` from an external stage over the bucket, reading the
+ * staged files of one load by name (FILES, relative to the common folder).
+ * The constant columns (`_loaded_at`, `_run_id`, …) are NOT NULL and not in
+ * the files, so the load selects the file columns by position and adds the
+ * constants as typed literals (a COPY transformation). Identifiers are left
+ * unquoted so they resolve to the upper-cased names of unquoted DDL.
+ */
+export function snowflakeCopyStatement(
+  spec: Pick<CopySpec, 'table' | 'csvColumns' | 'constants' | 'files'>,
+  types: ReadonlyMap<string, string>,
+  opts: { stage?: string } = {},
+): string {
+  checkSpec(spec)
+  const stage = opts.stage ?? 'careplus_stage'
+  if (!/^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$/.test(stage)) throw new Error(`invalid stage name ${stage}`)
+  if (spec.files.length === 0) throw new Error('a COPY needs at least one file')
+  const folder = commonFolder(spec.files)
+  const constants = Object.entries(spec.constants).map(([c, v]) => `CAST(${quoteLiteral(v)} AS ${typeOf(types, spec.table, c)})`)
+  const columns = [...spec.csvColumns, ...Object.keys(spec.constants)]
+  // A location with characters beyond a plain path must be a quoted string.
+  const location = /^[A-Za-z0-9_./-]*$/.test(folder) ? `@${stage}/${folder}` : quoteLiteral(`@${stage}/${folder}`)
+  const select = [...spec.csvColumns.map((_, i) => `$${i + 1}`), ...constants]
+  return (
+    `COPY INTO ${spec.table} (${columns.join(', ')})\n` +
+    `FROM (SELECT ${select.join(', ')} FROM ${location})\n` +
+    `FILES = (${spec.files.map((f) => quoteLiteral(f.slice(folder.length))).join(', ')})\n` +
+    `FILE_FORMAT = (TYPE = CSV, COMPRESSION = GZIP, SKIP_HEADER = 1, FIELD_OPTIONALLY_ENCLOSED_BY = '"', ` +
+    `EMPTY_FIELD_AS_NULL = TRUE, ESCAPE_UNENCLOSED_FIELD = NONE, NULL_IF = ())`
+  )
+}
