@@ -30,6 +30,7 @@ import { daemonStatus, startDaemon } from './daemon.js'
 import { Orchestrator, PIPELINE_DAG } from './dag/orchestrator.js'
 import { RunHistory } from './dag/runHistory.js'
 import { formatStatusGrid, statusJson } from './cli/statusGrid.js'
+import { registerTransformCommands } from './cli/transformCommands.js'
 
 /** One AbortController per command: SIGINT/SIGTERM abort the running pipeline, which tears down cleanly. */
 const controller = new AbortController()
@@ -303,6 +304,8 @@ program
     }
     process.stdout.write(o.format === 'json' ? statusJson(runs) : formatStatusGrid(runs, PIPELINE_DAG.map((t) => t.name)))
   })
+
+registerTransformCommands(program, { config, signal })
 
 async function main(): Promise<void> {
   try {

@@ -70,7 +70,7 @@ export function registerTransformCommands(program: Command, ctx: { config: () =>
     .action(async (o: { target: 'duckdb' | 'snowflake'; stage: string }) => {
       let statements: string[]
       try {
-        statements = compile(o.target, { stage: o.stage })
+        statements = compile(o.target, { stage: o.stage, stagePrefix: ctx.config().S3_STAGE_PREFIX })
       } catch (err) {
         if (err instanceof PipelineError) throw err
         throw new PipelineError('ERR_USAGE', (err as Error).message)

@@ -4,15 +4,18 @@ import { formatTestFailures, formatTransformSummary } from '../transform/report.
 import { DataTestError, runTransforms, type Layer } from '../transform/runTransforms.js'
 import { runJob } from './jobRunner.js'
 
-/** The job's `layer` argument (from the DAG), or both layers. */
-function layersArg(args: Record<string, unknown>): Layer[] | undefined {
-  const layer = args.layer
-  if (layer === undefined) return undefined
-  if (layer === 'silver' || layer === 'gold') return [layer]
-  throw new PipelineError('ERR_USAGE', `transform: unknown layer ${JSON.stringify(layer)} (use silver or gold)`)
+/** The job's layers from its DAG arguments: `{ layers: ['silver'] }` or `{ layer: 'silver' }`; both layers when neither is given. */
+export function layersArg(args: Record<string, unknown>): Layer[] | undefined {
+  const raw = args.layers ?? args.layer
+  if (raw === undefined) return undefined
+  const list = Array.isArray(raw) ? raw : [raw]
+  for (const l of list) {
+    if (l !== 'silver' && l !== 'gold') throw new PipelineError('ERR_USAGE', `transform: unknown layer ${JSON.stringify(l)} (use silver or gold)`)
+  }
+  return list as Layer[]
 }
 
-/** One run of the transforms (silver, then gold, or the `layer` argument's), data tests after each layer. */
+/** One run of the transforms (silver, then gold, or the layers in the job's arguments), data tests after each layer. */
 export function main(): Promise<void> {
   return runJob(
     'transform',

@@ -16,6 +16,8 @@ import { dialectStatements, failureCountSql, LAYERS, loadProject, type Engine } 
 export interface CompileOptions {
   /** Snowflake stage the loads read from (default `careplus_stage`). */
   stage?: string
+  /** The stage key prefix the ingests write under (S3_STAGE_PREFIX, default `stage/`). */
+  stagePrefix?: string
   /** Another project root than the repository's `sql/` (tests). */
   sqlDir?: string
 }
@@ -30,8 +32,8 @@ const EXAMPLE = {
 }
 
 /** One representative COPY per bronze table, as the ingests build them. */
-export function representativeLoads(): Array<Pick<CopySpec, 'table' | 'csvColumns' | 'files' | 'constants'>> {
-  const logObject = `${DEFAULTS.S3_STAGE_PREFIX}logs/careplus-2025-07-01.log/${EXAMPLE.etag}/`
+export function representativeLoads(stagePrefix: string = DEFAULTS.S3_STAGE_PREFIX): Array<Pick<CopySpec, 'table' | 'csvColumns' | 'files' | 'constants'>> {
+  const logObject = `${stagePrefix}logs/careplus-2025-07-01.log/${EXAMPLE.etag}/`
   return [
     {
       table: 'bronze.logs',
@@ -48,7 +50,7 @@ export function representativeLoads(): Array<Pick<CopySpec, 'table' | 'csvColumn
     {
       table: 'bronze.tickets',
       csvColumns: BRONZE_TICKET_CSV_COLUMNS,
-      files: [`${DEFAULTS.S3_STAGE_PREFIX}tickets/${EXAMPLE.runId}/part-00000.csv.gz`],
+      files: [`${stagePrefix}tickets/${EXAMPLE.runId}/part-00000.csv.gz`],
       constants: { _extracted_at: EXAMPLE.extractedAt, _loaded_at: EXAMPLE.loadedAt, _run_id: EXAMPLE.runId },
     },
   ]
@@ -59,7 +61,7 @@ export function compile(target: Engine, opts: CompileOptions = {}): string[] {
   if (target !== 'duckdb' && target !== 'snowflake') throw new Error(`unknown target ${String(target)}`)
   const ddl = ddlStatements()
   const types = ddlColumnTypes(ddl)
-  const loads = representativeLoads().map((spec) => {
+  const loads = representativeLoads(opts.stagePrefix).map((spec) => {
     const tableTypes = types.get(spec.table)
     if (!tableTypes) throw new Error(`no DDL for ${spec.table}`)
     return target === 'duckdb'
