@@ -2,7 +2,7 @@
 -- state: running, success, failed, skipped, cancelled.
 CREATE TABLE IF NOT EXISTS ops.runs (
     run_id        VARCHAR NOT NULL,
-    trigger       VARCHAR NOT NULL,
+    run_trigger   VARCHAR NOT NULL,  -- `trigger` is reserved in Snowflake
     scheduled_for TIMESTAMP,
     state         VARCHAR NOT NULL,
     started_at    TIMESTAMP NOT NULL,

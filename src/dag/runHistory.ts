@@ -49,7 +49,7 @@ export class RunHistory {
     const now = sqlTime(new Date())
     const final = r.state && r.state !== 'running'
     await this.wh.run(
-      'INSERT INTO ops.runs (run_id, trigger, scheduled_for, state, started_at, ended_at, error) VALUES (?, ?, CAST(? AS TIMESTAMP), ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?)',
+      'INSERT INTO ops.runs (run_id, run_trigger, scheduled_for, state, started_at, ended_at, error) VALUES (?, ?, CAST(? AS TIMESTAMP), ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?)',
       [r.id, r.trigger, r.scheduledFor ? sqlTime(r.scheduledFor) : null, r.state ?? 'running', now, final ? now : null, r.error ?? null],
     )
   }
@@ -83,7 +83,7 @@ export class RunHistory {
 
   async recent(limit = 20): Promise<RunRecord[]> {
     const runs = await this.wh.query(
-      `SELECT run_id, trigger, state, CAST(scheduled_for AS VARCHAR) AS scheduled_for, CAST(started_at AS VARCHAR) AS started_at,
+      `SELECT run_id, run_trigger, state, CAST(scheduled_for AS VARCHAR) AS scheduled_for, CAST(started_at AS VARCHAR) AS started_at,
               CAST(ended_at AS VARCHAR) AS ended_at, error
        FROM ops.runs ORDER BY started_at DESC, run_id DESC LIMIT ${Math.max(1, Math.floor(limit))}`,
     )
@@ -96,7 +96,7 @@ export class RunHistory {
     )
     return runs.map((r) => ({
       id: String(r.run_id),
-      trigger: String(r.trigger),
+      trigger: String(r.run_trigger),
       state: r.state as RunState,
       scheduled_for: text(r.scheduled_for),
       started_at: String(r.started_at),

@@ -80,6 +80,9 @@ export async function runJob<T>(
     if (parentPort) {
       parentPort.postMessage({ type: 'error', job: name, cancelled, message, code: e.code } satisfies JobMessage)
       if (cancelled) parentPort.postMessage('cancelled')
+      // Bree ends the worker on 'done'. Without it the thread stays alive, held by its
+      // parentPort listener, and the task would wait for its timeout.
+      parentPort.postMessage('done')
     } else process.stderr.write(`${name}: ${message}\n`)
     process.exitCode = cancelled ? 130 : 1
   }
