@@ -279,7 +279,7 @@ program
     const cfg = config()
     const logger = createLogger(cfg.LOG_LEVEL)
     const daemon = await startDaemon({ cfg, env: process.env, logger })
-    process.stdout.write(`careplus daemon: schedule "${cfg.PIPELINE_CRON}" ${cfg.PIPELINE_TZ}; http://127.0.0.1:${daemon.port}/healthz /metrics /status\n`)
+    process.stdout.write(`careplus daemon: schedule "${cfg.PIPELINE_CRON}" ${cfg.PIPELINE_TZ}; http://${cfg.DAEMON_HOST}:${daemon.port}/healthz /metrics /status\n`)
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
     await daemon.stop()
     logger.info('daemon stopped')

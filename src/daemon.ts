@@ -140,13 +140,13 @@ export async function startDaemon(opts: { cfg: Config; env: Record<string, strin
       }
     })()
   })
-  server.listen(cfg.DAEMON_PORT, '127.0.0.1')
+  server.listen(cfg.DAEMON_PORT, cfg.DAEMON_HOST)
   try {
     await once(server, 'listening')
   } catch (err) {
     await warehouse.close()
     await store.close()
-    throw new PipelineError('ERR_DAEMON_PORT', `cannot listen on 127.0.0.1:${cfg.DAEMON_PORT}: ${(err as Error).message} (set DAEMON_PORT)`)
+    throw new PipelineError('ERR_DAEMON_PORT', `cannot listen on ${cfg.DAEMON_HOST}:${cfg.DAEMON_PORT}: ${(err as Error).message} (set DAEMON_PORT or DAEMON_HOST)`)
   }
   const port = (server.address() as { port: number }).port
   writeFileSync(daemonFile(cfg), JSON.stringify({ pid: process.pid, port, startedAt: new Date().toISOString() }) + '\n')
@@ -186,7 +186,8 @@ export async function daemonStatus(cfg: Config, limit: number): Promise<{ runs: 
   if (!existsSync(file)) return undefined
   try {
     const { port } = JSON.parse(readFileSync(file, 'utf8')) as { port: number }
-    const res = await fetch(`http://127.0.0.1:${port}/status?limit=${limit}`, { signal: AbortSignal.timeout(5000) })
+    const host = ['0.0.0.0', '::'].includes(cfg.DAEMON_HOST) ? '127.0.0.1' : cfg.DAEMON_HOST.includes(':') ? `[${cfg.DAEMON_HOST}]` : cfg.DAEMON_HOST
+    const res = await fetch(`http://${host}:${port}/status?limit=${limit}`, { signal: AbortSignal.timeout(5000) })
     if (!res.ok) return undefined
     return (await res.json()) as { runs: RunRecord[] }
   } catch {
