@@ -56,6 +56,8 @@ export const DEFAULTS = {
   PIPELINE_GRACE_MS: 30_000,
   /** Loopback port of the daemon's /healthz, /metrics and /status (0: any free port). */
   DAEMON_PORT: 9464,
+  /** Address the daemon's HTTP endpoint binds (unauthenticated: loopback unless a container's private network needs 0.0.0.0). */
+  DAEMON_HOST: '127.0.0.1',
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
   LOG_LEVEL: 'info',
 } as const
@@ -101,6 +103,7 @@ const schema = z.object({
   PIPELINE_TASK_TIMEOUT_MS: z.coerce.number().int().min(1000),
   PIPELINE_GRACE_MS: z.coerce.number().int().min(0),
   DAEMON_PORT: z.coerce.number().int().min(0).max(65535),
+  DAEMON_HOST: z.union([z.ipv4(), z.ipv6(), z.literal('localhost')], { error: 'expected an IP address to bind, e.g. 127.0.0.1 or 0.0.0.0' }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
 })
 
