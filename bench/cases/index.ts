@@ -1,0 +1,18 @@
+/** Every benchmark case by name; each module is loaded only by the process that runs it. */
+import type { BenchCase } from '../harness.js'
+
+type Loader = () => Promise<{ default: BenchCase }>
+
+export const CASES: Readonly<Record<string, { load: Loader; prepare?: true }>> = {
+  read: { load: () => import('./read.js') },
+  'split2-lines': { load: () => import('./split2Lines.js') },
+  parse: { load: () => import('./parse.js') },
+  'parse-csv': { load: () => import('./parseCsv.js') },
+  'parse-csv-gzip': { load: () => import('./parseCsvGzip.js') },
+  'parse-csv-gzip-1': { load: () => import('./parseCsvGzip1.js') },
+  'stage-e2e': { load: () => import('./stageE2e.js'), prepare: true },
+}
+
+export function isCaseName(name: string): boolean {
+  return Object.hasOwn(CASES, name)
+}

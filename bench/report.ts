@@ -1,0 +1,116 @@
+/** The results of one run of the suite: rows, the performance targets, and their renderings. */
+import Table from 'cli-table3'
+import type { Machine } from './machine.js'
+
+export interface CaseResult {
+  name: string
+  bytes: number
+  events: number
+  seconds: number
+  mb_per_s: number
+  events_per_s: number
+  peak_rss_mib: number
+}
+
+export interface BenchResults {
+  machine: Machine
+  cases: CaseResult[]
+}
+
+export interface Target {
+  goal: string
+  actual: string
+  holds: boolean
+}
+
+const BASELINE = 'split2-lines'
+
+const round = (v: number, digits: number): number => Math.round(v * 10 ** digits) / 10 ** digits
+
+export function caseResult(name: string, m: { bytes: number; events: number; seconds: number; peak_rss_mib: number }): CaseResult {
+  return {
+    name,
+    bytes: m.bytes,
+    events: m.events,
+    seconds: round(m.seconds, 3),
+    mb_per_s: round(m.bytes / 1e6 / m.seconds, 1),
+    events_per_s: Math.round(m.events / m.seconds),
+    peak_rss_mib: round(m.peak_rss_mib, 1),
+  }
+}
+
+function ratioToBaseline(r: BenchResults, c: CaseResult): string {
+  const base = r.cases.find((x) => x.name === BASELINE)
+  return base ? `${(c.mb_per_s / base.mb_per_s).toFixed(2)}×` : ''
+}
+
+/** The issue's targets, as ratios within this run; a target whose cases did not run is left out. */
+export function checkTargets(r: BenchResults): Target[] {
+  const get = (name: string) => r.cases.find((c) => c.name === name)
+  const out: Target[] = []
+  const split = get(BASELINE)
+  const parse = get('parse')
+  const gzip = get('parse-csv-gzip')
+  const e2e = get('stage-e2e')
+  const e2e10 = get('stage-e2e-10x')
+  if (parse && split) {
+    const ratio = parse.mb_per_s / split.mb_per_s
+    out.push({ goal: `parse ≥ 1.00× ${BASELINE} (MB/s)`, actual: `${ratio.toFixed(2)}×`, holds: ratio >= 1 })
+  }
+  if (gzip && parse) {
+    const share = gzip.mb_per_s / parse.mb_per_s
+    out.push({ goal: 'parse-csv-gzip ≥ 35 % of parse (MB/s)', actual: `${(share * 100).toFixed(1)} %`, holds: share >= 0.35 })
+  }
+  for (const c of [e2e, e2e10]) {
+    if (c) out.push({ goal: `${c.name} peak RSS ≤ 150 MiB`, actual: `${c.peak_rss_mib.toFixed(1)} MiB`, holds: c.peak_rss_mib <= 150 })
+  }
+  if (e2e && e2e10) {
+    const growth = e2e10.peak_rss_mib / e2e.peak_rss_mib - 1
+    out.push({
+      goal: 'stage-e2e-10x peak RSS within 10 % of stage-e2e',
+      actual: `${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)} %`,
+      holds: Math.abs(growth) <= 0.1,
+    })
+  }
+  return out
+}
+
+const HEAD = ['case', 'MB/s', 'events/s', 'peak RSS (MiB)', `× ${BASELINE}`, 'seconds']
+
+function row(r: BenchResults, c: CaseResult): string[] {
+  return [c.name, c.mb_per_s.toFixed(1), c.events_per_s.toLocaleString('en-US'), c.peak_rss_mib.toFixed(1), ratioToBaseline(r, c), c.seconds.toFixed(2)]
+}
+
+function machineLine(m: Machine): string {
+  return `${m.cpu}, ${m.cores} cores, ${m.memory_gib} GiB, Node ${m.node}, ${m.os}`
+}
+
+export function formatTable(r: BenchResults): string {
+  const table = new Table({ head: HEAD, style: { head: [], border: [] }, colAligns: ['left', 'right', 'right', 'right', 'right', 'right'] })
+  for (const c of r.cases) table.push(row(r, c))
+  const targets = checkTargets(r).map((t) => `${t.holds ? 'ok  ' : 'MISS'} ${t.goal}: ${t.actual}`)
+  return [machineLine(r.machine), table.toString(), ...targets, ''].join('\n')
+}
+
+export function formatMarkdown(r: BenchResults, notes: { date: string; command: string; input: string; method: string }): string {
+  const lines = [
+    `# Benchmark, ${notes.date}`,
+    '',
+    `- Machine: ${machineLine(r.machine)}`,
+    `- Command: \`${notes.command}\``,
+    `- Input: ${notes.input}`,
+    `- Method: ${notes.method}`,
+    '',
+    `| ${HEAD.join(' | ')} |`,
+    `|${HEAD.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
+    ...r.cases.map((c) => `| ${row(r, c).join(' | ')} |`),
+    '',
+  ]
+  const targets = checkTargets(r)
+  if (targets.length > 0) {
+    lines.push('| target | this run | holds |', '| --- | ---: | :---: |')
+    for (const t of targets) lines.push(`| ${t.goal} | ${t.actual} | ${t.holds ? 'yes' : '**no**'} |`)
+    lines.push('')
+  }
+  return lines.join('\n')
+}

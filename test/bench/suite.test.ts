@@ -1,0 +1,80 @@
+import { spawnSync } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import path from 'node:path'
+import t from 'tap'
+import { generateLogs } from '../../src/generate/logGenerator.js'
+
+const ROOT = path.resolve(import.meta.dirname, '../..')
+const RUNNER = path.join(ROOT, 'dist/bench/run.js')
+const CASE_NAMES = ['read', 'split2-lines', 'parse', 'parse-csv', 'parse-csv-gzip', 'parse-csv-gzip-1', 'stage-e2e', 'stage-e2e-10x']
+const CASE_FIELDS = ['name', 'bytes', 'events', 'seconds', 'mb_per_s', 'events_per_s', 'peak_rss_mib']
+
+function bench(home: string, args: string[]) {
+  return spawnSync(process.execPath, [RUNNER, ...args], {
+    cwd: home,
+    encoding: 'utf8',
+    // The test runner's loaders must not ride along into every case process.
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, CAREPLUS_HOME: path.join(home, '.careplus'), NODE_OPTIONS: '' },
+    timeout: 240_000,
+  })
+}
+
+t.test('the compiled suite runs every case on a tiny input and reports JSON only', async (t) => {
+  t.ok(existsSync(RUNNER), `${RUNNER} exists (npm run build)`)
+  const home = t.testdir()
+  const results = path.join(home, 'results')
+  const run = bench(home, ['--size', '200KB', '--repeat', '1', '--json', '--results', results])
+  t.equal(run.status, 0, run.stderr)
+
+  const out = JSON.parse(run.stdout) as { machine: Record<string, unknown>; cases: Array<Record<string, number | string>> }
+  t.same(Object.keys(out), ['machine', 'cases'], 'stdout holds the results object and nothing else')
+  t.match(out.machine, { cpu: String, cores: Number, node: process.version, os: String })
+  t.same(
+    out.cases.map((c) => c.name),
+    CASE_NAMES,
+  )
+  for (const c of out.cases) {
+    t.same(Object.keys(c), CASE_FIELDS, `${c.name}: the documented fields`)
+    t.ok((c.seconds as number) > 0 && (c.peak_rss_mib as number) > 0, `${c.name}: timed, with a peak RSS`)
+  }
+
+  // The generator is deterministic: the same size gives the same bytes and events here.
+  const one = await generateLogs({ outDir: path.join(home, 'gen-1x'), days: 1, sizeBytes: 200_000 })
+  const ten = await generateLogs({ outDir: path.join(home, 'gen-10x'), days: 1, sizeBytes: 2_000_000 })
+  for (const c of out.cases) {
+    const gen = c.name === 'stage-e2e-10x' ? ten : one
+    t.equal(c.events, gen.events, `${c.name}: events = the generator's ${gen.events}`)
+    t.equal(c.bytes, gen.bytes, `${c.name}: bytes = the file's ${gen.bytes}`)
+  }
+
+  const cached = path.join(home, '.careplus/bench-input/200000')
+  const manifest = JSON.parse(readFileSync(path.join(cached, 'input.json'), 'utf8')) as { file: string; bytes: number; events: number }
+  t.match(manifest, { bytes: one.bytes, events: one.events })
+  t.equal(statSync(path.join(cached, manifest.file)).size, one.bytes, 'the cached input is the generated file')
+
+  const written = readdirSync(results).sort()
+  t.equal(written.length, 2, 'one JSON and one markdown file')
+  const json = written.find((f) => f.endsWith('.json'))!
+  const md = written.find((f) => f.endsWith('.md'))!
+  t.same(JSON.parse(readFileSync(path.join(results, json), 'utf8')), out, 'the JSON file holds what was printed')
+  const markdown = readFileSync(path.join(results, md), 'utf8')
+  t.match(markdown, /\| case \| MB\/s \| events\/s \| peak RSS \(MiB\) \| × split2-lines \|/)
+  t.match(markdown, /Machine: .*cores.*Node v\d+/)
+  for (const name of CASE_NAMES) t.match(markdown, `| ${name} |`)
+
+  // A second run reuses the cached input instead of generating it again.
+  const again = bench(home, ['--size', '200KB', '--repeat', '1', '--cases', 'read,parse', '--results', results])
+  t.equal(again.status, 0, again.stderr)
+  t.notMatch(again.stderr, /generating/, 'no generation on the second run')
+  t.match(again.stdout, /│ parse +│/, 'a table on stdout without --json')
+})
+
+t.test('bad arguments fail with one line', async (t) => {
+  const home = t.testdir()
+  const unknown = bench(home, ['--cases', 'parse,nope'])
+  t.equal(unknown.status, 1)
+  t.match(unknown.stderr, /^bench: unknown case nope; the suite: read, split2-lines/)
+  const size = bench(home, ['--size', 'lots'])
+  t.equal(size.status, 1)
+  t.match(size.stderr, /^bench: Invalid size "lots"/)
+})

@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs'
+import { stringify } from 'csv-stringify/sync'
+import fc from 'fast-check'
+import t from 'tap'
+import { BlockParser } from '../../parsers/blockParser.js'
+import { LOG_COLUMNS, type ParseBatch } from '../../parsers/logRecord.js'
+import { encodeCsvBatch } from '../../sinks/csvEncoding.js'
+import { generateLogs } from '../../src/generate/logGenerator.js'
+
+/** The encoder encodeCsvBatch replaced: csv-stringify with the stage dialect's options. */
+function csvStringify(records: object[], columns: readonly string[]): string {
+  if (records.length === 0) return ''
+  return stringify(records, {
+    columns: columns as string[],
+    header: false,
+    quoted_match: [/^$/, /\r/],
+    record_delimiter: 'unix',
+    cast: { boolean: (v: boolean) => (v ? 'true' : 'false'), date: (v: Date) => v.toISOString() },
+  })
+}
+
+const COLUMNS = ['a', 'b', 'c', 'd'] as const
+const awkwardString = fc.stringMatching(/^[a-z",\n\r \\'é😀-]{0,12}$/)
+const value = fc.oneof(
+  awkwardString,
+  fc.constantFrom('', ' ', '"', ',', '\n', '\r', '\r\n', '""', 'NULL'),
+  fc.constant(null),
+  fc.constant(undefined),
+  fc.boolean(),
+  fc.integer(),
+  fc.double(),
+  fc.bigInt(),
+  fc.date({ noInvalidDate: true }),
+  fc.dictionary(fc.constantFrom('k', 'q"', 'x,y'), awkwardString, { maxKeys: 2 }),
+)
+
+t.test('encodeCsvBatch writes what csv-stringify wrote, byte for byte', async (t) => {
+  fc.assert(
+    fc.property(fc.array(fc.record({ a: value, b: value, c: value, d: value }, { requiredKeys: [] }), { maxLength: 8 }), (records) => {
+      const got = encodeCsvBatch(records, COLUMNS)
+      const want = csvStringify(records, COLUMNS)
+      if (got !== want) t.equal(got, want)
+      return got === want
+    }),
+    { numRuns: 2000 },
+  )
+  t.pass('2,000 random batches encoded alike')
+})
+
+t.test('…and on the generator’s log records', async (t) => {
+  const gen = await generateLogs({ outDir: t.testdir(), days: 1, sizeBytes: 300_000 })
+  const parser = new BlockParser({ sourceFile: 'logs/careplus-2025-07-01.log' })
+  const out: ParseBatch = { rows: [], rejects: [] }
+  parser.push(readFileSync(gen.files[0]!), out)
+  parser.end(out)
+  t.equal(out.rows.length, gen.events)
+  t.equal(encodeCsvBatch(out.rows, LOG_COLUMNS), csvStringify(out.rows, LOG_COLUMNS))
+})
+
+t.test('a lone \\r is quoted, so a reader that ends records at \\r cannot split the row', async (t) => {
+  t.equal(encodeCsvBatch([{ a: 'x\ry', b: 'x\r\ny', c: 'plain' }], ['a', 'b', 'c']), '"x\ry","x\r\ny",plain\n')
+})
