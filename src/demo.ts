@@ -16,18 +16,18 @@ const REPORTS: Array<[string, string]> = [
   [
     'Tickets by priority and resolution bucket (gold.fct_tickets)',
     `SELECT priority,
-            count(*) FILTER (WHERE resolution_bucket = 'Under 1 hour') AS "Under 1 hour",
-            count(*) FILTER (WHERE resolution_bucket = 'Under 1 day') AS "Under 1 day",
-            count(*) FILTER (WHERE resolution_bucket = 'Under 3 days') AS "Under 3 days",
-            count(*) FILTER (WHERE resolution_bucket = 'Over 3 days') AS "Over 3 days",
-            count(*) FILTER (WHERE is_open) AS open,
+            count_if(resolution_bucket = 'Under 1 hour') AS "Under 1 hour",
+            count_if(resolution_bucket = 'Under 1 day') AS "Under 1 day",
+            count_if(resolution_bucket = 'Under 3 days') AS "Under 3 days",
+            count_if(resolution_bucket = 'Over 3 days') AS "Over 3 days",
+            count_if(is_open) AS open,
             count(*) AS total
      FROM gold.fct_tickets GROUP BY priority ORDER BY total DESC`,
   ],
   [
     'Slowest services (gold.fct_logs)',
     `SELECT service, count(*) AS events, round(avg(response_time_ms)) AS avg_ms,
-            count(*) FILTER (WHERE response_bucket = 'Slow') AS slow_events
+            count_if(response_bucket = 'Slow') AS slow_events
      FROM gold.fct_logs GROUP BY service ORDER BY avg_ms DESC LIMIT 5`,
   ],
   [
