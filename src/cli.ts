@@ -31,6 +31,7 @@ import { Orchestrator, PIPELINE_DAG } from './dag/orchestrator.js'
 import { RunHistory } from './dag/runHistory.js'
 import { formatStatusGrid, statusJson } from './cli/statusGrid.js'
 import { registerTransformCommands } from './cli/transformCommands.js'
+import { registerSetupCommands } from './cli/setupCommands.js'
 
 /** One AbortController per command: SIGINT/SIGTERM abort the running pipeline, which tears down cleanly. */
 const controller = new AbortController()
@@ -306,6 +307,7 @@ program
   })
 
 registerTransformCommands(program, { config, signal })
+registerSetupCommands(program, { config, signal })
 
 async function main(): Promise<void> {
   try {

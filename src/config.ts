@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { parse as parseDotenv } from 'dotenv'
 import { z } from 'zod'
@@ -60,6 +60,30 @@ export const DEFAULTS = {
   DAEMON_HOST: '127.0.0.1',
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
   LOG_LEVEL: 'info',
+
+  // Snowflake (WAREHOUSE=snowflake). Account, user and one credential are
+  // required then; the object names default to what `careplus setup --print` creates.
+  /** Account identifier, e.g. `myorg-myaccount` (or a legacy locator such as `xy12345.eu-west-1`). */
+  SNOWFLAKE_ACCOUNT: undefined as string | undefined,
+  /** The pipeline's (service) user. */
+  SNOWFLAKE_USER: undefined as string | undefined,
+  /** Secret: password authentication. Unused when SNOWFLAKE_PRIVATE_KEY_PATH is set. */
+  SNOWFLAKE_PASSWORD: undefined as string | undefined,
+  /** Key-pair authentication (SNOWFLAKE_JWT): a PKCS#8 PEM private key file, e.g. rsa_key.p8. */
+  SNOWFLAKE_PRIVATE_KEY_PATH: undefined as string | undefined,
+  /** Secret: the passphrase of an encrypted private key file. */
+  SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: undefined as string | undefined,
+  SNOWFLAKE_WAREHOUSE: 'careplus_wh',
+  SNOWFLAKE_DATABASE: 'careplus',
+  SNOWFLAKE_ROLE: 'careplus_role',
+  /** The external stage over s3://$S3_BUCKET/$S3_STAGE_PREFIX that COPY reads, schema-qualified. */
+  SNOWFLAKE_STAGE: 'bronze.careplus_stage',
+  /** The storage integration the stage authenticates to S3 with (created by an administrator). */
+  SNOWFLAKE_STORAGE_INTEGRATION: 'careplus_s3',
+  /** The AWS IAM role the storage integration assumes; only printed by `careplus setup --print`. */
+  SNOWFLAKE_AWS_ROLE_ARN: undefined as string | undefined,
+  /** Unset: https://<account>.snowflakecomputing.com. Set for a private-link or other explicit endpoint URL. */
+  SNOWFLAKE_ACCESS_URL: undefined as string | undefined,
 } as const
 
 const prefix = z
@@ -67,6 +91,12 @@ const prefix = z
   .regex(/^([A-Za-z0-9!_.*'()-]+\/)*$/, 'expected a key prefix such as "logs/" (ending in "/", or empty)')
 
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max)
+
+/** A Snowflake object name used unquoted: it resolves case-insensitively, as the SQL files' names do. */
+const snowflakeName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]{0,254}$/, 'expected a Snowflake identifier (a letter or _, then letters, digits, _ or $)')
+const snowflakeQualifiedName = z
+  .string()
+  .regex(/^([A-Za-z_][A-Za-z0-9_$]{0,254}\.){1,2}[A-Za-z_][A-Za-z0-9_$]{0,254}$/, 'expected a schema-qualified Snowflake name such as bronze.careplus_stage')
 
 const schema = z.object({
   CAREPLUS_HOME: z.string().min(1),
@@ -105,9 +135,28 @@ const schema = z.object({
   DAEMON_PORT: z.coerce.number().int().min(0).max(65535),
   DAEMON_HOST: z.union([z.ipv4(), z.ipv6(), z.literal('localhost')], { error: 'expected an IP address to bind, e.g. 127.0.0.1 or 0.0.0.0' }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  SNOWFLAKE_ACCOUNT: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected an account identifier such as myorg-myaccount (no https://, no .snowflakecomputing.com)')
+    .refine((v) => !/snowflakecomputing/i.test(v), 'expected the account identifier alone, without .snowflakecomputing.com')
+    .optional(),
+  SNOWFLAKE_USER: z.string().regex(/^[A-Za-z0-9_.@$-]{1,255}$/, 'expected a user name (letters, digits, _ . @ $ -)').optional(),
+  SNOWFLAKE_PASSWORD: z.string().optional(),
+  SNOWFLAKE_PRIVATE_KEY_PATH: z.string().optional(),
+  SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: z.string().optional(),
+  SNOWFLAKE_WAREHOUSE: snowflakeName,
+  SNOWFLAKE_DATABASE: snowflakeName,
+  SNOWFLAKE_ROLE: snowflakeName,
+  SNOWFLAKE_STAGE: snowflakeQualifiedName,
+  SNOWFLAKE_STORAGE_INTEGRATION: snowflakeName,
+  SNOWFLAKE_AWS_ROLE_ARN: z.string().regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:role\/[A-Za-z0-9+=,.@_\/-]+$/, 'expected an IAM role ARN such as arn:aws:iam::123456789012:role/careplus-snowflake').optional(),
+  SNOWFLAKE_ACCESS_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
 })
 
-export type Config = z.infer<typeof schema> & {
+/** The validated settings, as named in the environment. */
+export type Settings = z.infer<typeof schema>
+
+export type Config = Settings & {
   /** Absolute path of CAREPLUS_HOME. */
   home: string
   /** True when no S3_BUCKET is configured and the embedded server is used. */
@@ -143,9 +192,42 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     throw new PipelineError('ERR_CONFIG', `invalid setting ${name}: ${issue.message}${shown}`)
   }
   const cfg = parsed.data
+  if (cfg.WAREHOUSE === 'snowflake') checkSnowflakeSettings(cfg, cwd)
   return {
     ...cfg,
+    // The driver reads the key itself, from the process's working directory.
+    SNOWFLAKE_PRIVATE_KEY_PATH: cfg.SNOWFLAKE_PRIVATE_KEY_PATH && path.resolve(cwd, cfg.SNOWFLAKE_PRIVATE_KEY_PATH),
     home: path.resolve(cwd, cfg.CAREPLUS_HOME),
     embeddedS3: cfg.S3_BUCKET === undefined,
   }
+}
+
+function missing(name: string, why: string): PipelineError {
+  return new PipelineError('ERR_CONFIG', `missing setting ${name}: ${why}`)
+}
+
+/**
+ * What WAREHOUSE=snowflake needs beyond well-formed values: who to log in as
+ * (a private key file, or a password), and a real bucket, because Snowflake
+ * reads the stage from S3 itself. Exported for `careplus setup`, which needs
+ * the same settings whatever WAREHOUSE says.
+ */
+export function checkSnowflakeSettings(cfg: Settings, cwd = process.cwd(), need: { login?: boolean } = {}): void {
+  if (need.login !== false) {
+    if (!cfg.SNOWFLAKE_ACCOUNT) throw missing('SNOWFLAKE_ACCOUNT', 'WAREHOUSE=snowflake needs the account identifier (e.g. myorg-myaccount)')
+    if (!cfg.SNOWFLAKE_USER) throw missing('SNOWFLAKE_USER', 'WAREHOUSE=snowflake needs the user the pipeline logs in as')
+    if (!cfg.SNOWFLAKE_PRIVATE_KEY_PATH && cfg.SNOWFLAKE_PASSWORD === undefined) {
+      throw missing('SNOWFLAKE_PRIVATE_KEY_PATH', 'WAREHOUSE=snowflake needs a private key file for key-pair authentication (or SNOWFLAKE_PASSWORD)')
+    }
+    if (cfg.SNOWFLAKE_PRIVATE_KEY_PATH) {
+      const file = path.resolve(cwd, cfg.SNOWFLAKE_PRIVATE_KEY_PATH)
+      if (!existsSync(file) || !statSync(file).isFile()) {
+        throw new PipelineError('ERR_CONFIG', `invalid setting SNOWFLAKE_PRIVATE_KEY_PATH: no such file ${file}`)
+      }
+    }
+    if (cfg.SNOWFLAKE_PRIVATE_KEY_PASSPHRASE !== undefined && !cfg.SNOWFLAKE_PRIVATE_KEY_PATH) {
+      throw missing('SNOWFLAKE_PRIVATE_KEY_PATH', 'SNOWFLAKE_PRIVATE_KEY_PASSPHRASE is set, but no key file to decrypt')
+    }
+  }
+  if (!cfg.S3_BUCKET) throw missing('S3_BUCKET', 'Snowflake loads the stage from S3 through an external stage, so the stage must be in a real bucket')
 }

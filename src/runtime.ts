@@ -21,14 +21,19 @@ export async function openWarehouse(cfg: Config, store: ObjectStore | undefined)
       stage: store ? stageReader(store) : undefined,
     })
   }
-  throw new PipelineError('ERR_CONFIG', `invalid setting WAREHOUSE: "${cfg.WAREHOUSE}" is not supported by this version (use duckdb)`)
+  if (cfg.WAREHOUSE === 'snowflake') {
+    // Loaded on demand: snowflake-sdk is large, and DuckDB runs never need it.
+    const { SnowflakeWarehouse, snowflakeSettings } = await import('./warehouse/snowflakeWarehouse.js')
+    return SnowflakeWarehouse.open(snowflakeSettings(cfg))
+  }
+  throw new PipelineError('ERR_CONFIG', `invalid setting WAREHOUSE: "${String(cfg.WAREHOUSE)}" is not supported (use duckdb or snowflake)`)
 }
 
 /**
  * Opens the object store (starting the embedded S3 server when no bucket is
  * configured) and the warehouse for the length of `fn`, and always closes
- * both, so the embedded server stops and the DuckDB file lock is released
- * when the command ends.
+ * both, so the embedded server stops, the DuckDB file lock is released and
+ * the Snowflake session is logged out when the command ends.
  */
 export async function withRuntime<T>(cfg: Config, fn: (rt: Runtime) => Promise<T>, opts: { warehouse?: boolean; logger?: Logger } = {}): Promise<T> {
   const store = await openObjectStore(cfg)

@@ -66,11 +66,12 @@ export function registerTransformCommands(program: Command, ctx: { config: () =>
     .command('compile')
     .description('print every statement the pipeline would send to an engine (DDL, loads, dialect functions, models, tests)')
     .addOption(new Option('--target <engine>', 'the engine to compile for').choices(['duckdb', 'snowflake']).makeOptionMandatory())
-    .option('--stage <name>', 'Snowflake stage the loads read from', 'careplus_stage')
-    .action(async (o: { target: 'duckdb' | 'snowflake'; stage: string }) => {
+    .option('--stage <name>', 'Snowflake stage the loads read from (default: $SNOWFLAKE_STAGE)')
+    .action(async (o: { target: 'duckdb' | 'snowflake'; stage?: string }) => {
       let statements: string[]
       try {
-        statements = compile(o.target, { stage: o.stage, stagePrefix: ctx.config().S3_STAGE_PREFIX })
+        const cfg = ctx.config()
+        statements = compile(o.target, { stage: o.stage ?? cfg.SNOWFLAKE_STAGE, stagePrefix: cfg.S3_STAGE_PREFIX })
       } catch (err) {
         if (err instanceof PipelineError) throw err
         throw new PipelineError('ERR_USAGE', (err as Error).message)

@@ -8,6 +8,7 @@ import type { JobMessage, JobWorkerData } from '../jobs/jobRunner.js'
 import { newRunId } from '../runId.js'
 import { projectRoot } from '../s3/embeddedS3.js'
 import type { ObjectStore } from '../s3/objectStore.js'
+import { withQueryTag } from '../warehouse/queryTag.js'
 import { isWarehouseRequest } from '../warehouse/remoteWarehouse.js'
 import type { Warehouse } from '../warehouse/warehouse.js'
 import { RunHistory, sqlTime, type RunRecord, type RunState, type TaskRecord } from './runHistory.js'
@@ -151,7 +152,8 @@ export class Orchestrator {
     if (this.current) return undefined
     const runId = newRunId()
     const controller = new AbortController()
-    const done = this.execute(runId, trigger, scheduledFor, controller.signal).finally(() => {
+    // The run's own statements (history, migrate) carry its id as their query tag; tasks tag theirs.
+    const done = withQueryTag({ run_id: runId, task: 'dag' }, () => this.execute(runId, trigger, scheduledFor, controller.signal)).finally(() => {
       this.current = undefined
     })
     this.current = { runId, controller, done }

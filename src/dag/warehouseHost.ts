@@ -1,3 +1,4 @@
+import { withQueryTag } from '../warehouse/queryTag.js'
 import type { Warehouse, WarehouseTx } from '../warehouse/warehouse.js'
 import type { WarehouseReply, WarehouseRequest } from '../warehouse/remoteWarehouse.js'
 
@@ -22,7 +23,7 @@ export class WarehouseHost {
 
   async handle(owner: string, req: WarehouseRequest, reply: (r: WarehouseReply) => void): Promise<void> {
     try {
-      reply({ type: 'warehouse-reply', id: req.id, result: await this.execute(owner, req) })
+      reply({ type: 'warehouse-reply', id: req.id, result: await withQueryTag(req.tag, () => this.execute(owner, req)) })
     } catch (err) {
       const e = err as Error & { code?: string }
       reply({ type: 'warehouse-reply', id: req.id, error: { message: e.message, code: e.code } })

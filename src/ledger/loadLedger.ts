@@ -50,6 +50,8 @@ export async function commitObjectLoad(wh: Warehouse, load: ObjectLoad, signal?:
           csvColumns: target.csvColumns,
           files: target.files.map((f) => f.key),
           constants: { _loaded_at: loadedAt, _run_id: load.runId },
+          // The object's earlier rows were deleted just above: load these files whatever the engine remembers.
+          force: true,
         },
         signal,
       )

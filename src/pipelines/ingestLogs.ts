@@ -8,6 +8,7 @@ import type { Config } from '../config.js'
 import { PipelineError } from '../errors.js'
 import { commitObjectLoad, loadedVersions } from '../ledger/loadLedger.js'
 import { newRunId } from '../runId.js'
+import { withQueryTag } from '../warehouse/queryTag.js'
 import { listObjects, openObject, type ObjectInfo, type ObjectStore } from '../s3/objectStore.js'
 import type { Warehouse } from '../warehouse/warehouse.js'
 import { forEachConcurrent } from './concurrency.js'
@@ -53,7 +54,13 @@ export interface IngestLogsOptions {
  * S3 body → (gunzip) → block parser → CSV → gzip → stage, then COPY the
  * staged files into bronze in one transaction with its ledger row.
  */
-export async function ingestLogs(opts: IngestLogsOptions): Promise<IngestLogsSummary> {
+export function ingestLogs(opts: IngestLogsOptions): Promise<IngestLogsSummary> {
+  const runId = opts.runId ?? newRunId()
+  // Every warehouse statement of the run is tagged with its id (Snowflake's QUERY_TAG).
+  return withQueryTag({ run_id: runId, task: 'ingest-logs' }, () => ingestLogsRun({ ...opts, runId }))
+}
+
+async function ingestLogsRun(opts: IngestLogsOptions): Promise<IngestLogsSummary> {
   const { cfg, store, warehouse, signal } = opts
   const started = process.hrtime.bigint()
   const runId = opts.runId ?? newRunId()

@@ -7,6 +7,7 @@ import type { Config } from '../config.js'
 import { PipelineError } from '../errors.js'
 import { TICKET_COLUMNS } from '../generate/ticketPlan.js'
 import { newRunId } from '../runId.js'
+import { withQueryTag } from '../warehouse/queryTag.js'
 import type { ObjectStore } from '../s3/objectStore.js'
 import { closeMysql, connectMysql, mysqlError, mysqlSettings } from '../sources/mysql.js'
 import type { Warehouse } from '../warehouse/warehouse.js'
@@ -98,7 +99,13 @@ export function rowHash(row: Record<string, string | null>): string {
  * so a run with no changes stages nothing. With TICKETS_CURSOR_COLUMN (an
  * `updated_at`-like column) the cursor alone finds changed rows.
  */
-export async function ingestTickets(opts: IngestTicketsOptions): Promise<IngestTicketsSummary> {
+export function ingestTickets(opts: IngestTicketsOptions): Promise<IngestTicketsSummary> {
+  const runId = opts.runId ?? newRunId()
+  // Every warehouse statement of the run is tagged with its id (Snowflake's QUERY_TAG).
+  return withQueryTag({ run_id: runId, task: 'ingest-tickets' }, () => ingestTicketsRun({ ...opts, runId }))
+}
+
+async function ingestTicketsRun(opts: IngestTicketsOptions): Promise<IngestTicketsSummary> {
   const { cfg, store, warehouse: wh, signal } = opts
   const started = process.hrtime.bigint()
   const runId = opts.runId ?? newRunId()

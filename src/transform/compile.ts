@@ -14,7 +14,7 @@ import { ddlColumnTypes, duckdbCopyStatement, snowflakeCopyStatement } from './l
 import { dialectStatements, failureCountSql, LAYERS, loadProject, type Engine } from './project.js'
 
 export interface CompileOptions {
-  /** Snowflake stage the loads read from (default `careplus_stage`). */
+  /** Snowflake stage the loads read from (default SNOWFLAKE_STAGE's default, `bronze.careplus_stage`). */
   stage?: string
   /** The stage key prefix the ingests write under (S3_STAGE_PREFIX, default `stage/`). */
   stagePrefix?: string
@@ -31,8 +31,8 @@ const EXAMPLE = {
   localCopy: '.careplus/tmp/copy-a1b2c3/0.csv.gz',
 }
 
-/** One representative COPY per bronze table, as the ingests build them. */
-export function representativeLoads(stagePrefix: string = DEFAULTS.S3_STAGE_PREFIX): Array<Pick<CopySpec, 'table' | 'csvColumns' | 'files' | 'constants'>> {
+/** One representative COPY per bronze table, as the ingests build them (the ledgered log loads replace, so force). */
+export function representativeLoads(stagePrefix: string = DEFAULTS.S3_STAGE_PREFIX): Array<Pick<CopySpec, 'table' | 'csvColumns' | 'files' | 'constants' | 'force'>> {
   const logObject = `${stagePrefix}logs/careplus-2025-07-01.log/${EXAMPLE.etag}/`
   return [
     {
@@ -40,12 +40,14 @@ export function representativeLoads(stagePrefix: string = DEFAULTS.S3_STAGE_PREF
       csvColumns: LOG_COLUMNS,
       files: [`${logObject}rows/part-00000.csv.gz`],
       constants: { _loaded_at: EXAMPLE.loadedAt, _run_id: EXAMPLE.runId },
+      force: true,
     },
     {
       table: 'bronze.log_rejects',
       csvColumns: REJECT_COLUMNS,
       files: [`${logObject}rejects/part-00000.csv.gz`],
       constants: { _loaded_at: EXAMPLE.loadedAt, _run_id: EXAMPLE.runId },
+      force: true,
     },
     {
       table: 'bronze.tickets',
@@ -61,12 +63,14 @@ export function compile(target: Engine, opts: CompileOptions = {}): string[] {
   if (target !== 'duckdb' && target !== 'snowflake') throw new Error(`unknown target ${String(target)}`)
   const ddl = ddlStatements()
   const types = ddlColumnTypes(ddl)
-  const loads = representativeLoads(opts.stagePrefix).map((spec) => {
+  const stagePrefix = opts.stagePrefix ?? DEFAULTS.S3_STAGE_PREFIX
+  const loads = representativeLoads(stagePrefix).map((spec) => {
     const tableTypes = types.get(spec.table)
     if (!tableTypes) throw new Error(`no DDL for ${spec.table}`)
+    // The same builders the engines send (duckdbWarehouse's read_csv, snowflakeWarehouse's COPY).
     return target === 'duckdb'
       ? duckdbCopyStatement(spec, spec.files.map(() => EXAMPLE.localCopy), tableTypes).sql
-      : snowflakeCopyStatement(spec, tableTypes, { stage: opts.stage })
+      : snowflakeCopyStatement(spec, tableTypes, { stage: opts.stage ?? DEFAULTS.SNOWFLAKE_STAGE, stagePrefix })
   })
   const project = loadProject(opts.sqlDir)
   const transforms = LAYERS.flatMap((layer) => {

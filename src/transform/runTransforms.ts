@@ -12,6 +12,8 @@
  * the old table or the new one, never part of one.
  */
 import { isAbortError, PipelineError } from '../errors.js'
+import { newRunId } from '../runId.js'
+import { withQueryTag } from '../warehouse/queryTag.js'
 import type { Row, Warehouse, WarehouseTx } from '../warehouse/warehouse.js'
 import { dialectStatements, failureCountSql, failureSampleSql, LAYERS, loadProject, type DataTest, type Layer, type Model } from './project.js'
 
@@ -145,14 +147,23 @@ export async function installDialect(warehouse: Warehouse, signal?: AbortSignal,
  * PipelineError('ERR_DATA_TEST') (a DataTestError carrying the TestResult[]
  * in `results`) before the next layer runs. Honours signal between statements.
  */
-export async function runTransforms(opts: {
+export function runTransforms(opts: TransformOptions): Promise<TransformSummary> {
+  // Every warehouse statement of the run is tagged with its id (Snowflake's QUERY_TAG).
+  return withQueryTag({ run_id: opts.runId ?? newRunId(), task: 'transform' }, () => runTransformsNow(opts))
+}
+
+export interface TransformOptions {
   warehouse: Warehouse
   layers?: Layer[]
   signal?: AbortSignal
   onEvent?: (e: TransformEvent) => void
   /** Another project root than the repository's `sql/` (tests). */
   sqlDir?: string
-}): Promise<TransformSummary> {
+  /** The run these transforms belong to (default: a new run id). */
+  runId?: string
+}
+
+async function runTransformsNow(opts: TransformOptions): Promise<TransformSummary> {
   const { warehouse, signal, onEvent } = opts
   const started = process.hrtime.bigint()
   const layers = requestedLayers(opts.layers)
@@ -202,7 +213,11 @@ export async function runTransforms(opts: {
 }
 
 /** Runs the data tests of the requested layers against what is built now; never throws on failures. */
-export async function runDataTests(opts: { warehouse: Warehouse; layers?: Layer[]; signal?: AbortSignal; sqlDir?: string; onEvent?: (e: TransformEvent) => void }): Promise<TestResult[]> {
+export function runDataTests(opts: { warehouse: Warehouse; layers?: Layer[]; signal?: AbortSignal; sqlDir?: string; onEvent?: (e: TransformEvent) => void; runId?: string }): Promise<TestResult[]> {
+  return withQueryTag({ run_id: opts.runId ?? newRunId(), task: 'test' }, () => runDataTestsNow(opts))
+}
+
+async function runDataTestsNow(opts: { warehouse: Warehouse; layers?: Layer[]; signal?: AbortSignal; sqlDir?: string; onEvent?: (e: TransformEvent) => void }): Promise<TestResult[]> {
   const layers = requestedLayers(opts.layers)
   const project = loadProject(opts.sqlDir)
   const results: TestResult[] = []

@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads'
 import { PipelineError } from '../errors.js'
+import { currentQueryTag, type QueryTag } from './queryTag.js'
 import type { CopySpec, Row, Warehouse, WarehouseTx } from './warehouse.js'
 
 /** Messages between a job's worker thread and the warehouse owner in the main thread. */
@@ -11,6 +12,8 @@ export type WarehouseRequest = {
   sql?: string
   params?: readonly unknown[]
   spec?: CopySpec
+  /** The caller's query tag (its run), for the owner to issue the statement under. */
+  tag?: QueryTag
 }
 export type WarehouseReply = { type: 'warehouse-reply'; id: number; result?: unknown; error?: { message: string; code?: string } }
 
@@ -48,7 +51,7 @@ export class RemoteWarehouse implements Warehouse {
     const id = this.nextId++
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject })
-      this.port.postMessage({ type: 'warehouse', id, ...req } satisfies WarehouseRequest)
+      this.port.postMessage({ type: 'warehouse', id, ...req, tag: currentQueryTag() } satisfies WarehouseRequest)
     })
   }
 

@@ -19,6 +19,12 @@ export interface CopySpec {
   files: readonly string[]
   /** Columns filled with one value for the whole load (`_loaded_at`, `_run_id`). */
   constants: Record<string, string>
+  /**
+   * Load the files even if the engine remembers loading them before
+   * (Snowflake's load metadata): set by a caller that has just deleted
+   * those rows in the same transaction, so its ledger alone decides.
+   */
+  force?: boolean
 }
 
 export interface WarehouseTx {

@@ -154,9 +154,10 @@ t.test('compile: every statement for each engine, in execution order', async (t)
 
   const loads = snow.filter((s) => s.startsWith('COPY INTO'))
   t.same(loads.map((s) => /^COPY INTO (\S+)/.exec(s)![1]), ['bronze.logs', 'bronze.log_rejects', 'bronze.tickets'], 'one load per bronze table')
-  t.match(loads[0], /^COPY INTO bronze\.logs \(timestamp, log_level, .*, _source_line, _loaded_at, _run_id\)\nFROM \(SELECT \$1, \$2, .*\$16, CAST\('[^']+' AS TIMESTAMP\), CAST\('[^']+' AS VARCHAR\) FROM @my_stage\/stage\/logs\/careplus-2025-07-01\.log\/[0-9a-f]+\/rows\/\)\nFILES = \('part-00000\.csv\.gz'\)\nFILE_FORMAT = \(TYPE = CSV, COMPRESSION = GZIP, SKIP_HEADER = 1, FIELD_OPTIONALLY_ENCLOSED_BY = '"', EMPTY_FIELD_AS_NULL = TRUE, ESCAPE_UNENCLOSED_FIELD = NONE, NULL_IF = \(\)\)$/)
-  t.ok(compile('snowflake').some((s) => s.includes('FROM @careplus_stage/stage/tickets/')), 'the stage defaults to careplus_stage')
-  t.ok(compile('snowflake', { stagePrefix: 'raw/' }).some((s) => s.includes('FROM @careplus_stage/raw/tickets/')), 'under the configured stage prefix')
+  t.match(loads[0], /^COPY INTO bronze\.logs \(timestamp, log_level, .*, _source_line, _loaded_at, _run_id\)\nFROM \(SELECT \$1, \$2, .*\$16, CAST\('[^']+' AS TIMESTAMP\), CAST\('[^']+' AS VARCHAR\) FROM @my_stage\/logs\/careplus-2025-07-01\.log\/[0-9a-f]+\/rows\/\)\nFILES = \('part-00000\.csv\.gz'\)\nFILE_FORMAT = \(TYPE = CSV, COMPRESSION = GZIP, SKIP_HEADER = 1, FIELD_OPTIONALLY_ENCLOSED_BY = '"', EMPTY_FIELD_AS_NULL = TRUE, ESCAPE_UNENCLOSED_FIELD = NONE, NULL_IF = \(\)\)\nON_ERROR = SKIP_FILE\nFORCE = TRUE$/)
+  t.notMatch(loads[2], /FORCE/, 'ticket loads (new files every run) keep Snowflake\'s load metadata as a safety net')
+  t.ok(compile('snowflake').some((s) => s.includes('FROM @bronze.careplus_stage/tickets/')), 'the stage defaults to SNOWFLAKE_STAGE\'s default, over the stage prefix')
+  t.ok(compile('snowflake', { stagePrefix: 'raw/' }).some((s) => s.includes("FILES = ('part-00000.csv.gz')") && s.includes('FROM @bronze.careplus_stage/tickets/')), 'stage paths are keys without the configured stage prefix')
   const duckLoads = duck.filter((s) => s.startsWith('INSERT INTO bronze.'))
   t.equal(duckLoads.length, 3)
   t.match(duckLoads[2], /^INSERT INTO bronze\.tickets \("ticket_id", .*"_run_id"\) SELECT "ticket_id", .*, \?::TIMESTAMP, \?::TIMESTAMP, \?::VARCHAR FROM read_csv\(\['[^']+'\], header = true, .*allow_quoted_nulls = false, columns = \{'ticket_id': 'VARCHAR', .*'_row_hash': 'VARCHAR'\}\)$/)
@@ -169,7 +170,7 @@ t.test('snowflake COPY: files relative to their common folder, odd paths quoted'
     { table: 'bronze.log_rejects', csvColumns: ['_source_file', '_source_line', 'reason', 'raw'], files: ["stage/logs/a b/x'/rejects/part-00000.csv.gz", "stage/logs/a b/x'/rejects/part-00001.csv.gz"], constants: { _loaded_at: '2025-08-01 00:00:00', _run_id: "it's" } },
     types,
   )
-  t.match(sql, /FROM '@careplus_stage\/stage\/logs\/a b\/x''\/rejects\/'\)/)
+  t.match(sql, /FROM '@careplus_stage\/stage\/logs\/a b\/x''\/rejects\/'\)/, 'no stage prefix given: paths are the keys')
   t.match(sql, /FILES = \('part-00000\.csv\.gz', 'part-00001\.csv\.gz'\)/)
   t.match(sql, /CAST\('it''s' AS VARCHAR\)/)
   t.throws(() => snowflakeCopyStatement({ table: 'bronze.logs; DROP', csvColumns: [], files: ['x'], constants: {} }, types), /invalid table/)
