@@ -1,8 +1,8 @@
 /**
  * The text of the statements that load staged CSV files into bronze, per
- * engine, as pure functions (for `careplus compile`, and for a Snowflake
- * warehouse to send). The DuckDB form mirrors `copyNow` in
- * src/warehouse/duckdbWarehouse.ts; the staged files' dialect is
+ * engine, as pure functions: what the engines send (`copyNow` in
+ * src/warehouse/duckdbWarehouse.ts, the Snowflake warehouse's COPY) and what
+ * `careplus compile` prints. The staged files' dialect is
  * sinks/csvEncoding.ts (header row, `"` quoting, NULL an empty unquoted
  * field, '' a quoted empty field).
  */

@@ -3,17 +3,12 @@ import { mkdtemp } from 'node:fs/promises'
 import path from 'node:path'
 import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api'
 import { PipelineError } from '../errors.js'
+import { duckdbCopyStatement } from '../transform/loadStatements.js'
 import { ddlStatements } from './sqlFiles.js'
 import { plainValue, type CopySpec, type Row, type StageReader, type Warehouse, type WarehouseTx } from './warehouse.js'
 
 /** Measured: a 1,000,000-ticket COPY peaked at ~695 MiB RSS without a limit. */
 export const DEFAULT_DUCKDB_MEMORY_LIMIT = '256MB'
-
-const IDENT = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/
-
-function quoteLiteral(s: string): string {
-  return `'${s.replaceAll("'", "''")}'`
-}
 
 /**
  * DuckDB warehouse over one file. DuckDB admits one writing process per file
@@ -151,32 +146,15 @@ export class DuckDbWarehouse implements Warehouse {
    */
   private async copyNow(spec: CopySpec, signal?: AbortSignal): Promise<number> {
     if (spec.files.length === 0) return 0
-    if (!IDENT.test(spec.table)) throw new Error(`invalid table identifier ${spec.table}`)
     if (!this.stage) throw new Error('DuckDbWarehouse opened without a stage reader cannot COPY')
     const types = await this.tableColumns(spec.table)
     const dir = await mkdtemp(path.join(this.tmpDir, 'copy-'))
     try {
-      const local: string[] = []
-      for (const [i, key] of spec.files.entries()) {
-        const file = path.join(dir, `${i}.csv.gz`)
-        await this.stage.download(key, file, signal)
-        local.push(file)
-      }
-      const columnSpec = spec.csvColumns
-        .map((c) => {
-          const type = types.get(c)
-          if (!type) throw new Error(`${spec.table} has no column ${c}`)
-          return `${quoteLiteral(c)}: ${quoteLiteral(type)}`
-        })
-        .join(', ')
-      const constantNames = Object.keys(spec.constants)
-      const select = [...spec.csvColumns.map((c) => `"${c}"`), ...constantNames.map((_, i) => `?::${types.get(constantNames[i]!)}`)]
-      const sql =
-        `INSERT INTO ${spec.table} (${[...spec.csvColumns, ...constantNames].map((c) => `"${c}"`).join(', ')}) ` +
-        `SELECT ${select.join(', ')} FROM read_csv([${local.map(quoteLiteral).join(', ')}], ` +
-        `header = true, delim = ',', quote = '"', escape = '"', compression = 'gzip', ` +
-        `auto_detect = false, allow_quoted_nulls = false, columns = {${columnSpec}})`
-      return await this.runNow(sql, Object.values(spec.constants))
+      const local = spec.files.map((_, i) => path.join(dir, `${i}.csv.gz`))
+      // Built (and its identifiers checked) before anything is downloaded.
+      const { sql, params } = duckdbCopyStatement(spec, local, types)
+      for (const [i, key] of spec.files.entries()) await this.stage.download(key, local[i]!, signal)
+      return await this.runNow(sql, params)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
