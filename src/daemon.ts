@@ -149,7 +149,9 @@ export async function startDaemon(opts: { cfg: Config; env: Record<string, strin
     throw new PipelineError('ERR_DAEMON_PORT', `cannot listen on ${cfg.DAEMON_HOST}:${cfg.DAEMON_PORT}: ${(err as Error).message} (set DAEMON_PORT or DAEMON_HOST)`)
   }
   const port = (server.address() as { port: number }).port
-  writeFileSync(daemonFile(cfg), JSON.stringify({ pid: process.pid, port, startedAt: new Date().toISOString() }) + '\n')
+  // Where a local `careplus status` reaches this daemon: loopback when it listens on every address.
+  const host = ['0.0.0.0', '::'].includes(cfg.DAEMON_HOST) ? '127.0.0.1' : cfg.DAEMON_HOST.includes(':') ? `[${cfg.DAEMON_HOST}]` : cfg.DAEMON_HOST
+  writeFileSync(daemonFile(cfg), JSON.stringify({ pid: process.pid, host, port, startedAt: new Date().toISOString() }) + '\n')
 
   await orchestrator.start()
   logger.info({ cron: cfg.PIPELINE_CRON, tz: cfg.PIPELINE_TZ, port }, 'daemon started')
@@ -185,8 +187,7 @@ export async function daemonStatus(cfg: Config, limit: number): Promise<{ runs: 
   const file = daemonFile(cfg)
   if (!existsSync(file)) return undefined
   try {
-    const { port } = JSON.parse(readFileSync(file, 'utf8')) as { port: number }
-    const host = ['0.0.0.0', '::'].includes(cfg.DAEMON_HOST) ? '127.0.0.1' : cfg.DAEMON_HOST.includes(':') ? `[${cfg.DAEMON_HOST}]` : cfg.DAEMON_HOST
+    const { host, port } = JSON.parse(readFileSync(file, 'utf8')) as { host: string; port: number }
     const res = await fetch(`http://${host}:${port}/status?limit=${limit}`, { signal: AbortSignal.timeout(5000) })
     if (!res.ok) return undefined
     return (await res.json()) as { runs: RunRecord[] }
