@@ -60,10 +60,9 @@ export function ingestLogs(opts: IngestLogsOptions): Promise<IngestLogsSummary> 
   return withQueryTag({ run_id: runId, task: 'ingest-logs' }, () => ingestLogsRun({ ...opts, runId }))
 }
 
-async function ingestLogsRun(opts: IngestLogsOptions): Promise<IngestLogsSummary> {
-  const { cfg, store, warehouse, signal } = opts
+async function ingestLogsRun(opts: IngestLogsOptions & { runId: string }): Promise<IngestLogsSummary> {
+  const { cfg, store, warehouse, signal, runId } = opts
   const started = process.hrtime.bigint()
-  const runId = opts.runId ?? newRunId()
   const summary: IngestLogsSummary = {
     runId,
     objectsListed: 0,

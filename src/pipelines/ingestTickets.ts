@@ -105,10 +105,9 @@ export function ingestTickets(opts: IngestTicketsOptions): Promise<IngestTickets
   return withQueryTag({ run_id: runId, task: 'ingest-tickets' }, () => ingestTicketsRun({ ...opts, runId }))
 }
 
-async function ingestTicketsRun(opts: IngestTicketsOptions): Promise<IngestTicketsSummary> {
-  const { cfg, store, warehouse: wh, signal } = opts
+async function ingestTicketsRun(opts: IngestTicketsOptions & { runId: string }): Promise<IngestTicketsSummary> {
+  const { cfg, store, warehouse: wh, signal, runId } = opts
   const started = process.hrtime.bigint()
-  const runId = opts.runId ?? newRunId()
   const cursorColumn = cfg.TICKETS_CURSOR_COLUMN ?? 'created_at'
   const recheckOpen = cfg.TICKETS_CURSOR_COLUMN === undefined
 
