@@ -1,8 +1,7 @@
 import { Writable } from 'node:stream'
 import { LOG_COLUMNS, REJECT_COLUMNS, type ParseBatch } from '../parsers/logRecord.js'
-import type { ObjectStore } from '../src/s3/objectStore.js'
 import { csvHeader, encodeCsvBatch } from './csvEncoding.js'
-import { StageWriter, type StagedFile } from './stageWriter.js'
+import { StageWriter, type StagedFile, type StageWriterOptions } from './stageWriter.js'
 
 export interface LogStageResult {
   rows: { files: StagedFile[]; count: number }
@@ -10,7 +9,7 @@ export interface LogStageResult {
 }
 
 /**
- * The end of a log object's chain: parsed batches → CSV (csv-stringify, one
+ * The end of a log object's chain: parsed batches → CSV (one encodeCsvBatch
  * call per batch) → two stage writers, one for rows and one for rejects.
  * Each write waits for its writer, so backpressure reaches the S3 body.
  */
@@ -21,7 +20,7 @@ export class LogStageSink extends Writable {
   private rejectCount = 0
   private result: LogStageResult | undefined
 
-  constructor(opts: { store: ObjectStore; keyPrefix: string; maxFileBytes: number; gzipLevel?: number; signal?: AbortSignal }) {
+  constructor(opts: { store: StageWriterOptions['store']; keyPrefix: string; maxFileBytes: number; gzipLevel?: number; signal?: AbortSignal }) {
     super({ objectMode: true, highWaterMark: 4 })
     const common = { store: opts.store, maxFileBytes: opts.maxFileBytes, gzipLevel: opts.gzipLevel, signal: opts.signal }
     this.rowsWriter = new StageWriter({ ...common, keyPrefix: `${opts.keyPrefix}rows/`, header: csvHeader(LOG_COLUMNS) })

@@ -11,8 +11,12 @@ export interface StagedFile {
   bytes: number
 }
 
+/** Takes one staged file's gzipped body to `key`; resolves when it is stored. */
+export type StageUpload = (key: string, body: Readable, opts: { contentType: string; signal?: AbortSignal }) => Promise<{ etag: string }>
+
 export interface StageWriterOptions {
-  store: ObjectStore
+  /** Where staged files go: an object store (a streaming multipart upload each), or an upload function of its own. */
+  store: ObjectStore | StageUpload
   /** Key prefix of this writer's files; `part-00000.csv.gz`, … are appended. */
   keyPrefix: string
   /** CSV header line (with its newline) written at the top of every file. */
@@ -123,10 +127,9 @@ export class StageWriter {
         yield chunk
       }
     }
-    file.upload = uploadStream(this.opts.store, key, Readable.from(counted(), { objectMode: false }), {
-      contentType: 'text/csv',
-      signal: this.opts.signal,
-    })
+    const store = this.opts.store
+    const upload: StageUpload = typeof store === 'function' ? store : (k, body, o) => uploadStream(store, k, body, o)
+    file.upload = upload(key, Readable.from(counted(), { objectMode: false }), { contentType: 'text/csv', signal: this.opts.signal })
     // Surface an early upload failure to a writer blocked on 'drain'.
     file.upload.catch((err: Error) => gzip.destroy(err))
     gzip.write(this.opts.header)

@@ -1,11 +1,10 @@
 import { Writable } from 'node:stream'
-import type { ObjectStore } from '../src/s3/objectStore.js'
 import { csvHeader, encodeCsvBatch } from './csvEncoding.js'
-import { StageWriter, type StagedFile } from './stageWriter.js'
+import { StageWriter, type StagedFile, type StageWriterOptions } from './stageWriter.js'
 
 /**
  * The end of a row source's chain: batches of records → CSV (one
- * csv-stringify call per batch) → one stage writer. Each write waits for the
+ * encodeCsvBatch call per batch) → one stage writer. Each write waits for the
  * writer, so backpressure reaches the source cursor.
  */
 export class TableStageSink<T extends object> extends Writable {
@@ -14,7 +13,7 @@ export class TableStageSink<T extends object> extends Writable {
   private files: StagedFile[] | undefined
 
   constructor(
-    private readonly opts: { store: ObjectStore; keyPrefix: string; columns: readonly (keyof T & string)[]; maxFileBytes: number; gzipLevel?: number; signal?: AbortSignal },
+    private readonly opts: { store: StageWriterOptions['store']; keyPrefix: string; columns: readonly (keyof T & string)[]; maxFileBytes: number; gzipLevel?: number; signal?: AbortSignal },
   ) {
     super({ objectMode: true, highWaterMark: 1 })
     this.writer = new StageWriter({ ...opts, header: csvHeader(opts.columns) })

@@ -7,44 +7,20 @@ import { csvHeader, encodeCsvBatch } from '../../sinks/csvEncoding.js'
 import { DiscardSink, openInput, sourceKey, stopwatch, type BenchCase, type BenchInput } from '../harness.js'
 
 /**
- * Batches → the rows file's CSV text (header first), encoded as
- * `LogStageSink` does. With `minChunkChars`, text is gathered into chunks of
- * at least that many characters, as `StageWriter` gathers it before zlib.
- * Rejects are encoded too (the stage writes them to a file of their own) and
- * only counted: the generator's data has none.
+ * Batches → the rows file's CSV text (header first), one `encodeCsvBatch`
+ * call per batch as `LogStageSink` makes. Rejects are encoded too, as the
+ * ingest encodes them for a file of their own, and dropped: the generator's
+ * data has none.
  */
 export class StageCsvEncoder extends Transform {
-  rejectChars = 0
-  private pending: string[] = []
-  private pendingChars = 0
-
-  constructor(private readonly minChunkChars = 0) {
+  constructor() {
     super({ writableObjectMode: true, writableHighWaterMark: 4 })
-    this.pending.push(csvHeader(LOG_COLUMNS))
-    this.pendingChars = this.pending[0]!.length
+    this.push(csvHeader(LOG_COLUMNS))
   }
 
   override _transform(batch: ParseBatch, _enc: BufferEncoding, cb: TransformCallback): void {
-    if (batch.rejects.length > 0) this.rejectChars += encodeCsvBatch(batch.rejects, REJECT_COLUMNS).length
-    if (batch.rows.length > 0) {
-      const csv = encodeCsvBatch(batch.rows, LOG_COLUMNS)
-      this.pending.push(csv)
-      this.pendingChars += csv.length
-    }
-    if (this.pendingChars >= this.minChunkChars) this.pushPending()
-    cb()
-  }
-
-  override _flush(cb: TransformCallback): void {
-    this.pushPending()
-    cb()
-  }
-
-  private pushPending(): void {
-    if (this.pendingChars === 0) return
-    this.push(this.pending.length === 1 ? this.pending[0] : this.pending.join(''))
-    this.pending = []
-    this.pendingChars = 0
+    if (batch.rejects.length > 0) encodeCsvBatch(batch.rejects, REJECT_COLUMNS)
+    cb(null, batch.rows.length > 0 ? encodeCsvBatch(batch.rows, LOG_COLUMNS) : undefined)
   }
 }
 

@@ -1,27 +1,39 @@
 /**
- * `parse-csv-gzip`: parser → CSV → gzip at the stage's default level, with the
- * stage writer's batching and gzip stream (CSV gathered into writes of
- * `StageWriter.BATCH_BYTES` before zlib, which compresses on libuv's thread
- * pool while the main thread parses and encodes).
+ * `parse-csv-gzip`: parser → CSV → gzip at the stage's default level through
+ * the ingest's own sink (`LogStageSink` and its `StageWriter`s: the same
+ * batching, gzip stream and backpressure), with the compressed files
+ * discarded instead of uploaded.
  */
-import type { Duplex, Readable } from 'node:stream'
+import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { constants as zlibConstants } from 'node:zlib'
 import { createBlockParserStream, type BlockParserStream } from '../../parsers/blockParserStream.js'
-import { createStageGzip, StageWriter } from '../../sinks/stageWriter.js'
-import { DiscardSink, openInput, sourceKey, stopwatch, type BenchCase, type BenchInput, type CaseContext, type Measurement } from '../harness.js'
-import { StageCsvEncoder } from './parseCsv.js'
+import { LogStageSink } from '../../sinks/logStageSink.js'
+import type { StageUpload } from '../../sinks/stageWriter.js'
+import { sourceKey, stopwatch, openInput, type BenchCase, type BenchInput, type CaseContext, type Measurement } from '../harness.js'
 
-/** The measured chain, without its sink: input → parser → CSV text → gzip. */
-export function parseCsvGzipChain(input: BenchInput, level: number): { parser: BlockParserStream; streams: [Readable, ...Duplex[]] } {
+/** Reads a staged file's body to its end and keeps nothing. */
+const discardUpload: StageUpload = async (_key, body) => {
+  for await (const _chunk of body);
+  return { etag: '' }
+}
+
+/** The measured chain: input → parser → the ingest's stage sink, whose files go to `upload`. */
+export function parseCsvGzipChain(
+  input: BenchInput,
+  level: number,
+  upload: StageUpload = discardUpload,
+): { parser: BlockParserStream; streams: [Readable, BlockParserStream, LogStageSink] } {
   const parser = createBlockParserStream({ sourceFile: sourceKey(input) })
-  return { parser, streams: [openInput(input.file), parser, new StageCsvEncoder(StageWriter.BATCH_BYTES), createStageGzip(level)] }
+  // One file per run, as the ingest stages an object under the default STAGE_FILE_MAX_BYTES.
+  const sink = new LogStageSink({ store: upload, keyPrefix: 'bench/', maxFileBytes: Number.MAX_SAFE_INTEGER, gzipLevel: level })
+  return { parser, streams: [openInput(input.file), parser, sink] }
 }
 
 export async function runParseCsvGzip({ input }: CaseContext, level: number): Promise<Measurement> {
   const elapsed = stopwatch()
   const { parser, streams } = parseCsvGzipChain(input, level)
-  await pipeline([...streams, new DiscardSink()])
+  await pipeline(streams)
   return { bytes: parser.stats.bytes, events: parser.stats.blocks, seconds: elapsed() }
 }
 
