@@ -26,24 +26,28 @@ function inputDir(home: string, sizeBytes: number): string {
   return path.join(home, 'bench-input', String(sizeBytes))
 }
 
-/** The input described by the manifest next to `file`, or just its size when there is none. */
-export function describeInput(file: string): BenchInput {
-  const manifestFile = path.join(path.dirname(file), MANIFEST)
-  if (existsSync(manifestFile)) {
-    const m = JSON.parse(readFileSync(manifestFile, 'utf8')) as Manifest
-    if (m.file === path.basename(file)) return { file, bytes: m.bytes, events: m.events }
-  }
-  return { file, bytes: statSync(file).size, events: 0 }
-}
-
-function cached(dir: string): BenchInput | undefined {
+/** The manifest in `dir`, when there is a readable one. */
+function readManifest(dir: string): Manifest | undefined {
   try {
-    const m = JSON.parse(readFileSync(path.join(dir, MANIFEST), 'utf8')) as Manifest
-    const file = path.join(dir, m.file)
-    return statSync(file).size === m.bytes ? { file, bytes: m.bytes, events: m.events } : undefined
+    return JSON.parse(readFileSync(path.join(dir, MANIFEST), 'utf8')) as Manifest
   } catch {
     return undefined
   }
+}
+
+/** The input described by the manifest next to `file`, or just its size when there is none. */
+export function describeInput(file: string): BenchInput {
+  const m = readManifest(path.dirname(file))
+  if (m?.file === path.basename(file)) return { file, bytes: m.bytes, events: m.events }
+  return { file, bytes: statSync(file).size, events: 0 }
+}
+
+/** The input cached in `dir`, when its file is there whole. */
+function cached(dir: string): BenchInput | undefined {
+  const m = readManifest(dir)
+  if (!m) return undefined
+  const file = path.join(dir, m.file)
+  return existsSync(file) && statSync(file).size === m.bytes ? { file, bytes: m.bytes, events: m.events } : undefined
 }
 
 /** The cached input of about `sizeBytes`, generated first when missing (or when `fresh`). */

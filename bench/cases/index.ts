@@ -1,4 +1,4 @@
-/** Every benchmark case by name; each module is loaded only by the process that runs it. */
+/** Every benchmark case by name, in the order the suite runs them; each module is loaded only by the process that runs it. */
 import type { BenchCase } from '../harness.js'
 
 type Loader = () => Promise<{ default: BenchCase }>
