@@ -75,7 +75,6 @@ export const REJECT_CODES = [
   'invalid_timestamp',
   'malformed_field',
 ] as const
-export type RejectCode = (typeof REJECT_CODES)[number]
 
 export interface BlockParserOptions {
   /** Written to every record/reject as `_source_file`. */
@@ -656,8 +655,7 @@ class FieldReader {
   /** The block as latin1: `text[i]` is byte `base + i`. */
   private text = ''
   private base = 0
-  /** The line being read: bytes [lineA, lineZ). */
-  private lineA = 0
+  /** End of the line being read (absolute). */
   private lineZ = 0
   /** UTF-8 decodings of recent non-ASCII values (emoji debug texts repeat a lot). */
   private readonly decoded = new Utf8Cache()
@@ -729,7 +727,7 @@ class FieldReader {
   /** Make line `k` current; returns its first byte (absolute). */
   private enterLine(bounds: Int32Array, k: number): number {
     this.lineZ = this.base + bounds[2 * k + 1]!
-    return (this.lineA = this.base + bounds[2 * k]!)
+    return this.base + bounds[2 * k]!
   }
 
   /** Set `firstHigh` / `lastHigh` for the block `[s, e)`, a word at a time from each end. */

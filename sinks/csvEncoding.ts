@@ -1,19 +1,12 @@
 import { stringify } from 'csv-stringify/sync'
 
-/**
+/*
  * The one CSV dialect every staged file uses, and that every loader reads:
  * RFC 4180 quoting with `"` doubled, `\n` records, a header row, UTF-8.
- * NULL is an empty unquoted field; an empty string is `""` (quoted_match on
- * the empty value: csv-stringify's quoted_empty would quote NULLs too),
- * so loaders can keep the two apart (DuckDB: allow_quoted_nulls=false;
- * Snowflake: EMPTY_FIELD_AS_NULL=TRUE with FIELD_OPTIONALLY_ENCLOSED_BY='"').
+ * NULL is an empty unquoted field; an empty string is `""`, so loaders can
+ * keep the two apart (DuckDB: allow_quoted_nulls=false; Snowflake:
+ * EMPTY_FIELD_AS_NULL=TRUE with FIELD_OPTIONALLY_ENCLOSED_BY='"').
  */
-export const CSV_DIALECT = {
-  delimiter: ',',
-  quote: '"',
-  escape: '"',
-  recordDelimiter: '\n',
-} as const
 
 export function csvHeader(columns: readonly string[]): string {
   return stringify([columns as string[]], { record_delimiter: 'unix' })
@@ -26,9 +19,9 @@ export function csvHeader(columns: readonly string[]): string {
 const NEEDS_QUOTES = /[",\n\r]/
 
 /**
- * One field, exactly as csv-stringify writes it with this dialect's options
- * (quoted_match [/^$/, /\r/], a unix record delimiter, booleans as true/false, dates
- * as ISO strings, other objects as JSON).
+ * One field, as csv-stringify writes it with the options
+ * `quoted_match: [/^$/, /\r/]` and a unix record delimiter (booleans as
+ * true/false, dates as ISO strings, other objects as JSON).
  */
 function csvField(v: unknown): string {
   switch (typeof v) {
@@ -55,9 +48,10 @@ function csvField(v: unknown): string {
 /**
  * Encodes a batch of records to CSV text in one string, which is what gzip
  * wants (per-row writes into zlib were ~13x slower on this project's
- * machines). Hand-written for the one dialect above: it writes what
- * csv-stringify's sync API wrote with these options, byte for byte (see
- * test/sinks/csvEncoding.test.ts). csv-stringify's per-field option handling
+ * machines). Hand-written for the one dialect above: byte for byte what
+ * csv-stringify's sync API writes with the options at `csvField` (see
+ * test/sinks/csvEncoding.test.ts), which is what the stage wrote before except
+ * that a lone `\r` is now quoted. csv-stringify's per-field option handling
  * was ~60 % of a parse → CSV run; this took bench/'s `parse-csv` from ~45–65
  * to ~120–140 MB/s on a 2-core machine.
  */

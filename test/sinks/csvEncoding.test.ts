@@ -7,7 +7,7 @@ import { LOG_COLUMNS, type ParseBatch } from '../../parsers/logRecord.js'
 import { encodeCsvBatch } from '../../sinks/csvEncoding.js'
 import { generateLogs } from '../../src/generate/logGenerator.js'
 
-/** The encoder encodeCsvBatch replaced: csv-stringify with the stage dialect's options. */
+/** The reference: csv-stringify with the stage dialect's options (those it used before, plus quoting a lone \r). */
 function csvStringify(records: object[], columns: readonly string[]): string {
   if (records.length === 0) return ''
   return stringify(records, {
@@ -34,7 +34,7 @@ const value = fc.oneof(
   fc.dictionary(fc.constantFrom('k', 'q"', 'x,y'), awkwardString, { maxKeys: 2 }),
 )
 
-t.test('encodeCsvBatch writes what csv-stringify wrote, byte for byte', async (t) => {
+t.test('encodeCsvBatch writes what csv-stringify writes with the same options, byte for byte', async (t) => {
   fc.assert(
     fc.property(fc.array(fc.record({ a: value, b: value, c: value, d: value }, { requiredKeys: [] }), { maxLength: 8 }), (records) => {
       const got = encodeCsvBatch(records, COLUMNS)
