@@ -15,7 +15,7 @@ export interface JobWorkerData {
     /** The daemon's S3 endpoint (its embedded server, when no bucket is configured). */
     s3: { endpoint?: string; bucket: string; embedded: boolean }
   }
-  /** Per-job arguments from the DAG, e.g. `{ layer: 'silver' }`. */
+  /** Per-job arguments from the DAG, e.g. `{ layers: ['silver'] }`. */
   args?: Record<string, unknown>
 }
 
@@ -69,10 +69,8 @@ export async function runJob<T>(
     } else {
       result = await withRuntime(loadConfig(), (rt) => body(rt, controller.signal, data.args ?? {}))
     }
-    if (parentPort) {
-      parentPort.postMessage({ type: 'result', job: name, result } satisfies JobMessage)
-      parentPort.postMessage('done')
-    } else process.stdout.write(format(result))
+    if (parentPort) parentPort.postMessage({ type: 'result', job: name, result } satisfies JobMessage)
+    else process.stdout.write(format(result))
   } catch (err) {
     const e = err as Error & { code?: string }
     const cancelled = controller.signal.aborted && (isAbortError(e) || e === controller.signal.reason || e.code === 'ERR_CANCELLED')
@@ -80,10 +78,10 @@ export async function runJob<T>(
     if (parentPort) {
       parentPort.postMessage({ type: 'error', job: name, cancelled, message, code: e.code } satisfies JobMessage)
       if (cancelled) parentPort.postMessage('cancelled')
-      // Bree ends the worker on 'done'. Without it the thread stays alive, held by its
-      // parentPort listener, and the task would wait for its timeout.
-      parentPort.postMessage('done')
     } else process.stderr.write(`${name}: ${message}\n`)
     process.exitCode = cancelled ? 130 : 1
   }
+  // Bree ends the worker on 'done', whatever the outcome. Without it the thread stays
+  // alive, held by its parentPort listener, and the task would wait for its timeout.
+  parentPort?.postMessage('done')
 }
