@@ -149,7 +149,7 @@ export async function installDialect(warehouse: Warehouse, signal?: AbortSignal,
  */
 export function runTransforms(opts: TransformOptions): Promise<TransformSummary> {
   // Every warehouse statement of the run is tagged with its id (Snowflake's QUERY_TAG).
-  return withQueryTag({ run_id: opts.runId ?? newRunId(), task: 'transform' }, () => runTransformsNow(opts))
+  return withQueryTag({ run_id: newRunId(), task: 'transform' }, () => runTransformsNow(opts))
 }
 
 export interface TransformOptions {
@@ -159,8 +159,6 @@ export interface TransformOptions {
   onEvent?: (e: TransformEvent) => void
   /** Another project root than the repository's `sql/` (tests). */
   sqlDir?: string
-  /** The run these transforms belong to (default: a new run id). */
-  runId?: string
 }
 
 async function runTransformsNow(opts: TransformOptions): Promise<TransformSummary> {
@@ -213,8 +211,8 @@ async function runTransformsNow(opts: TransformOptions): Promise<TransformSummar
 }
 
 /** Runs the data tests of the requested layers against what is built now; never throws on failures. */
-export function runDataTests(opts: { warehouse: Warehouse; layers?: Layer[]; signal?: AbortSignal; sqlDir?: string; onEvent?: (e: TransformEvent) => void; runId?: string }): Promise<TestResult[]> {
-  return withQueryTag({ run_id: opts.runId ?? newRunId(), task: 'test' }, () => runDataTestsNow(opts))
+export function runDataTests(opts: { warehouse: Warehouse; layers?: Layer[]; signal?: AbortSignal; sqlDir?: string; onEvent?: (e: TransformEvent) => void }): Promise<TestResult[]> {
+  return withQueryTag({ run_id: newRunId(), task: 'test' }, () => runDataTestsNow(opts))
 }
 
 async function runDataTestsNow(opts: { warehouse: Warehouse; layers?: Layer[]; signal?: AbortSignal; sqlDir?: string; onEvent?: (e: TransformEvent) => void }): Promise<TestResult[]> {

@@ -32,8 +32,7 @@ export interface SnowflakeSetup {
   pipeline: SetupStatement[]
 }
 
-/** The schemas the pipeline writes: the medallion layers, its own state, the dialect's helper functions. */
-export const PIPELINE_SCHEMAS = ['bronze', 'silver', 'gold', 'ops', 'util'] as const
+const isCreateSchema = (sql: string): boolean => /^CREATE\s+SCHEMA\b/i.test(sql)
 
 /** An identifier as written in the setup SQL: upper case when plain (as Snowflake stores it), quoted otherwise. */
 function ident(name: string): string {
@@ -106,13 +105,16 @@ export function snowflakeSetup(cfg: Config): SnowflakeSetup {
 
   const stage = cfg.SNOWFLAKE_STAGE
   const format = fileFormatName(stage)
+  // The schemas come from sql/ddl like the tables, ahead of the stage that lives in one of them; util holds the dialect's functions.
+  const ddl = ddlStatements()
+  const schemas = [...ddl.filter(isCreateSchema), 'CREATE SCHEMA IF NOT EXISTS util']
   const pipeline: SetupStatement[] = [
     { comment: `As the pipeline (what \`careplus setup\` runs, connected as ${user}).`, sql: `USE ROLE ${role}` },
     { sql: `USE WAREHOUSE ${wh}` },
     { sql: `USE DATABASE ${db}` },
-    ...PIPELINE_SCHEMAS.map((s, i): SetupStatement => ({
+    ...schemas.map((sql, i): SetupStatement => ({
       comment: i === 0 ? 'The medallion layers, the pipeline\'s own state (ops) and the dialect\'s helper functions (util).' : undefined,
-      sql: `CREATE SCHEMA IF NOT EXISTS ${s}`,
+      sql,
     })),
     {
       comment: 'The staged files\' CSV dialect (sinks/csvEncoding.ts); the COPY statements also name these options inline.',
@@ -122,7 +124,7 @@ export function snowflakeSetup(cfg: Config): SnowflakeSetup {
       comment: `The external stage over the stage prefix: COPY reads @${stage}/<key below ${cfg.S3_STAGE_PREFIX || '(the bucket root)'}>.`,
       sql: `CREATE OR REPLACE STAGE ${stage}\n  URL = ${snowflakeLiteral(url)}\n  STORAGE_INTEGRATION = ${cfg.SNOWFLAKE_STORAGE_INTEGRATION}\n  FILE_FORMAT = ${format}`,
     },
-    ...ddlStatements().map((sql, i): SetupStatement => ({ comment: i === 0 ? 'The bronze and ops tables (sql/ddl; also run by every load when missing).' : undefined, sql })),
+    ...ddl.filter((sql) => !isCreateSchema(sql)).map((sql, i): SetupStatement => ({ comment: i === 0 ? 'The bronze and ops tables (sql/ddl; also run by every load when missing).' : undefined, sql })),
   ]
   return { admin, pipeline }
 }

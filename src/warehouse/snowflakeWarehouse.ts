@@ -4,7 +4,7 @@ import { PipelineError } from '../errors.js'
 import { ddlColumnTypes, snowflakeCopyStatements } from '../transform/loadStatements.js'
 import { currentQueryTag, queryTagText } from './queryTag.js'
 import { ddlStatements } from './sqlFiles.js'
-import type { CopySpec, Row, Warehouse, WarehouseTx } from './warehouse.js'
+import { plainValue, type CopySpec, type Row, type Warehouse, type WarehouseTx } from './warehouse.js'
 
 type Sdk = typeof import('snowflake-sdk')
 
@@ -81,9 +81,7 @@ function columnName(name: string): string {
 
 /** Plain JS values, as DuckDbWarehouse returns them: the driver's SfDate becomes a Date. */
 function plain(v: unknown): unknown {
-  if (v instanceof Date) return new Date(v.getTime())
-  if (typeof v === 'bigint') return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()
-  return v
+  return v instanceof Date ? new Date(v.getTime()) : plainValue(v)
 }
 
 function toBinds(params: readonly unknown[] | undefined): Bind[] | undefined {
@@ -181,9 +179,8 @@ export class SnowflakeWarehouse implements Warehouse {
       const where = s.accessUrl ? ` at ${s.accessUrl}` : ''
       throw new PipelineError('ERR_SNOWFLAKE_LOGIN', `Snowflake login failed for ${this.who}${where}: ${oneLine(e.message)}${code}`, { cause: err })
     }
-    const tag = queryTagText(currentQueryTag())
     try {
-      for (const sql of SESSION_SETUP) await this.execute(conn, sql, undefined, tag)
+      for (const sql of SESSION_SETUP) await this.execute(conn, sql, undefined)
     } catch (err) {
       conn.destroy(() => {})
       throw err
@@ -214,7 +211,6 @@ export class SnowflakeWarehouse implements Warehouse {
     conn: Connection,
     sql: string,
     params: readonly unknown[] | undefined,
-    tag: string,
     opts: { stream?: boolean; signal?: AbortSignal } = {},
   ): Promise<{ stmt: RowStatement; rows: Row[] }> {
     opts.signal?.throwIfAborted()
@@ -224,7 +220,7 @@ export class SnowflakeWarehouse implements Warehouse {
         const stmt = conn.execute({
           sqlText: sql,
           binds: toBinds(params),
-          parameters: { QUERY_TAG: tag },
+          parameters: { QUERY_TAG: queryTagText(currentQueryTag()) },
           streamResult: opts.stream ?? false,
           rowMode: opts.stream ? 'array' : 'object',
           complete: (err, done, rows) => {
@@ -263,13 +259,13 @@ export class SnowflakeWarehouse implements Warehouse {
   }
 
   private async runOn(conn: Connection, sql: string, params?: readonly unknown[]): Promise<number> {
-    const { stmt } = await this.execute(conn, sql, params, queryTagText(currentQueryTag()))
+    const { stmt } = await this.execute(conn, sql, params)
     const n = stmt.getNumUpdatedRows()
     return typeof n === 'number' && n > 0 ? n : 0
   }
 
   private async queryOn(conn: Connection, sql: string, params?: readonly unknown[], signal?: AbortSignal): Promise<Row[]> {
-    const { rows } = await this.execute(conn, sql, params, queryTagText(currentQueryTag()), { signal })
+    const { rows } = await this.execute(conn, sql, params, { signal })
     return rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [columnName(k), plain(v)])))
   }
 
@@ -323,7 +319,7 @@ export class SnowflakeWarehouse implements Warehouse {
       }).catch(failed)
     })
     try {
-      const { stmt } = await this.execute(conn, sql, undefined, queryTagText(currentQueryTag()), { stream: true })
+      const { stmt } = await this.execute(conn, sql, undefined, { stream: true })
       const columns = (stmt.getColumns() ?? []).map((c) => columnName(c.getName()))
       let rows: unknown[][] = []
       let sent = false
@@ -342,7 +338,8 @@ export class SnowflakeWarehouse implements Warehouse {
   }
 
   async close(): Promise<void> {
-    await this.exclusive(async () => {}).catch(() => {})
+    // Waits for the statements queued before it; unlike exclusive(), never logs in again to do so.
+    await this.queue
     this.closed = true
     const conn = this.conn
     this.conn = undefined

@@ -36,7 +36,7 @@ t.test('paths below the stage prefix; at most 1,000 files a statement', async (t
 t.test("compile --target snowflake prints the engine's own COPY", async (t) => {
   const opts = { stage: 'bronze.careplus_stage', stagePrefix: 'stage/' }
   const printed = compile('snowflake', opts).filter((s) => s.startsWith('COPY INTO'))
-  // What SnowflakeWarehouse.copyFromStage sends for the same loads.
+  // The batches SnowflakeWarehouse.copyFromStage sends for the same loads (test/snowflake/warehouse.test.ts checks what reaches Snowflake).
   const sent = representativeLoads('stage/').flatMap((load) => snowflakeCopyStatements(load, ddlColumnTypes().get(load.table)!, opts).map((b) => b.sql))
   t.equal(printed.length, 3)
   t.same(printed, sent)

@@ -9,6 +9,7 @@ import { PipelineError } from '../../src/errors.js'
 import type { ObjectStore } from '../../src/s3/objectStore.js'
 import { withQueryTag } from '../../src/warehouse/queryTag.js'
 import { SnowflakeWarehouse, snowflakeSettings } from '../../src/warehouse/snowflakeWarehouse.js'
+import { ddlColumnTypes, snowflakeCopyStatement } from '../../src/transform/loadStatements.js'
 import { openTestWarehouse, snowflakeTestEnv, SF_ACCOUNT } from '../support/snowflake.js'
 
 const AWKWARD = [
@@ -113,6 +114,8 @@ t.test('COPY INTO from the S3 stage: values byte for byte, per-file results, loa
 
   t.equal(await wh.transaction((tx) => tx.copyFromStage(spec)), AWKWARD.length, 'rows loaded, from COPY\'s per-file result')
   const copy = sf.endpoint.statements.find((s) => s.sql.startsWith('COPY INTO bronze.log_rejects'))!
+  const compiled = snowflakeCopyStatement(spec, ddlColumnTypes().get(spec.table)!, { stage: sf.cfg.SNOWFLAKE_STAGE, stagePrefix: sf.cfg.S3_STAGE_PREFIX })
+  t.equal(copy.sql, compiled, 'the statement sent is the one `careplus compile --target snowflake` builds')
   t.match(copy.sql, /FROM \(SELECT \$1, \$2, \$3, \$4, CAST\('2025-08-01 02:00:05\.000' AS TIMESTAMP\), CAST\('run-1' AS VARCHAR\) FROM @bronze\.careplus_stage\/logs\/awkward\.log\/etag1\/rejects\/\)\nFILES = \('part-00000\.csv\.gz'\)/, 'the stage is over the stage prefix: paths are keys without it')
   const rows = await wh.query('SELECT raw, raw IS NULL AS is_null, _run_id, _loaded_at FROM bronze.log_rejects ORDER BY _source_line')
   t.same(rows.map((r) => r.raw), AWKWARD, 'every value byte for byte')
