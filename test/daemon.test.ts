@@ -122,7 +122,7 @@ t.test('a fast schedule: runs on the cron, ticks during a run are skipped, metri
   t.equal(code, 0)
   const grid = cli(home, env, ['status', '--limit', '200'])
   t.match(grid.stdout, /ingest-tickets/, 'the grid has a column per task')
-  t.match(grid.stdout, /│ schedule │[^\n]*│ ✔ success +│ ✔ success 810 rows/, 'the scheduled run succeeded, task by task')
+  t.match(grid.stdout, /│ schedule │[^\n]*│ ✔ success +│ ✔ success 810 rows/, 'a scheduled run succeeded, its first task with 810 rows')
   t.match(grid.stdout, /│ schedule │[^\n]*│ ↷ skipped +│/, 'a tick during the run is shown as skipped')
   t.match(grid.stdout, /still in progress/, 'with the reason it was skipped')
 })
