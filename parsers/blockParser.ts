@@ -505,7 +505,11 @@ export class BlockParser {
       this.reject(out, this.blockFirstLine, 'invalid_utf8: block is not valid UTF-8', decodeCapped(buf, s, e, this.maxRejectRawBytes))
       return
     }
-    const parsed = this.fields.parse(buf, s, e, this.lineBounds, this.blockHeaderLooking, this.sourceFile, this.blockFirstLine)
+    if (!this.blockHeaderLooking) {
+      this.reject(out, this.blockFirstLine, 'malformed_header: line 1 does not start with "YYYY-MM-DD HH:MM:SS ["', decodeCapped(buf, s, e, this.maxRejectRawBytes))
+      return
+    }
+    const parsed = this.fields.parse(buf, s, e, this.lineBounds, this.sourceFile, this.blockFirstLine)
     if (typeof parsed === 'string') {
       this.reject(out, this.blockFirstLine, parsed, decodeCapped(buf, s, e, this.maxRejectRawBytes))
       return
@@ -680,11 +684,11 @@ class FieldReader {
   private traceId = ''
 
   /**
-   * Parse the valid-UTF-8 block `buf[s, e)`. `bounds` are its six lines'
-   * [start, end) pairs relative to `s`; `headerLooking`: line 1 starts like a
-   * header. Returns the record or a reject reason.
+   * Parse the valid-UTF-8 block `buf[s, e)`, whose line 1 starts like a
+   * header. `bounds` are its six lines' [start, end) pairs relative to `s`.
+   * Returns the record or a reject reason.
    */
-  parse(buf: Buffer, s: number, e: number, bounds: Int32Array, headerLooking: boolean, sourceFile: string, sourceLine: number): LogRecord | string {
+  parse(buf: Buffer, s: number, e: number, bounds: Int32Array, sourceFile: string, sourceLine: number): LogRecord | string {
     this.buf = buf
     if (this.viewOf !== buf) {
       this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
@@ -693,9 +697,7 @@ class FieldReader {
     this.base = s
     this.text = buf.toString('latin1', s, e)
     this.findHighBytes(s, e)
-    const reason = !headerLooking
-      ? 'malformed_header: line 1 does not start with "YYYY-MM-DD HH:MM:SS ["'
-      : (this.readHeader(bounds) ?? this.readMetrics(bounds) ?? this.readDetails(bounds))
+    const reason = this.readHeader(bounds) ?? this.readMetrics(bounds) ?? this.readDetails(bounds)
     this.text = ''
     if (reason !== undefined) return reason
     return {
