@@ -4,26 +4,20 @@ import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { gunzipSync } from 'node:zlib'
 import t from 'tap'
-import { BlockParser } from '../../parsers/blockParser.js'
 import { LOG_COLUMNS, type ParseBatch } from '../../parsers/logRecord.js'
 import { csvHeader, encodeCsvBatch } from '../../sinks/csvEncoding.js'
-import type { BenchInput } from '../../bench/harness.js'
+import { sourceKey, type BenchInput } from '../../bench/harness.js'
 import { describeInput } from '../../bench/input.js'
 import parse from '../../bench/cases/parse.js'
 import { parseCsvChain } from '../../bench/cases/parseCsv.js'
 import { parseCsvGzipChain } from '../../bench/cases/parseCsvGzip.js'
 import { generateLogs } from '../../src/generate/logGenerator.js'
+import { coreParse } from '../support/parse.js'
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/logs')
 
 /** What the pure parser core makes of the whole file in one push: the reference for every bench pipeline. */
-function coreParse(input: BenchInput): ParseBatch {
-  const parser = new BlockParser({ sourceFile: `logs/${path.basename(input.file)}` })
-  const out: ParseBatch = { rows: [], rejects: [] }
-  parser.push(readFileSync(input.file), out)
-  parser.end(out)
-  return out
-}
+const coreParseOf = (input: BenchInput): ParseBatch => coreParse(readFileSync(input.file), sourceKey(input))
 
 function collect(): { sink: Writable; bytes: () => Buffer } {
   const chunks: Buffer[] = []
@@ -44,7 +38,7 @@ async function inputs(dir: string): Promise<BenchInput[]> {
 
 t.test('the bench pipelines produce exactly what the parser core and the CSV encoder produce', async (t) => {
   for (const input of await inputs(t.testdir())) {
-    const expected = coreParse(input)
+    const expected = coreParseOf(input)
     const csv = csvHeader(LOG_COLUMNS) + encodeCsvBatch(expected.rows, LOG_COLUMNS)
     const name = path.basename(input.file)
 
@@ -74,7 +68,7 @@ t.test('the bench pipelines produce exactly what the parser core and the CSV enc
 
 t.test('the parser as the bench drives it (a stream of 256 KiB reads) yields what the core yields in one push', async (t) => {
   for (const input of await inputs(t.testdir())) {
-    const expected = coreParse(input)
+    const expected = coreParseOf(input)
     const { parser, streams } = parseCsvChain(input)
     const batches: ParseBatch[] = []
     await pipeline(

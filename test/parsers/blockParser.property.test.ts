@@ -1,20 +1,11 @@
 import { isDeepStrictEqual } from 'node:util'
 import fc from 'fast-check'
 import t from 'tap'
-import { BlockParser, REJECT_CODES, type BlockParserOptions, type BlockParserStats } from '../../parsers/blockParser.js'
-import type { LogRecord, ParseBatch } from '../../parsers/logRecord.js'
+import { REJECT_CODES, type BlockParserOptions } from '../../parsers/blockParser.js'
+import type { LogRecord } from '../../parsers/logRecord.js'
+import { parseChunks as parseWith, type Parsed } from '../support/parse.js'
 
-interface Parsed extends ParseBatch {
-  stats: BlockParserStats
-}
-
-function parseChunks(chunks: Iterable<Uint8Array>, opts: Partial<BlockParserOptions> = {}): Parsed {
-  const parser = new BlockParser({ sourceFile: 'prop.log', ...opts })
-  const out: ParseBatch = { rows: [], rejects: [] }
-  for (const chunk of chunks) parser.push(chunk, out)
-  parser.end(out)
-  return { ...out, stats: { ...parser.stats } }
-}
+const parseChunks = (chunks: Iterable<Uint8Array>, opts: Partial<BlockParserOptions> = {}): Parsed => parseWith(chunks, { sourceFile: 'prop.log', ...opts })
 
 /** Split `input` at the given (arbitrary) positions. */
 function cut(input: Buffer, positions: number[]): Buffer[] {

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 import { isDeepStrictEqual } from 'node:util'
 import t, { type Test } from 'tap'
 import {
@@ -6,34 +5,12 @@ import {
   DEFAULT_MAX_BLOCK_BYTES,
   REJECT_CODES,
   type BlockParserOptions,
-  type BlockParserStats,
 } from '../../parsers/blockParser.js'
 import type { LogRecord, LogReject, ParseBatch } from '../../parsers/logRecord.js'
-
-const FIXTURES = new URL('../fixtures/logs/', import.meta.url)
-const fixture = (name: string): Buffer => readFileSync(new URL(name, FIXTURES))
-
-interface Parsed extends ParseBatch {
-  stats: BlockParserStats
-}
-
-/** Parse `chunks` in order with one parser; concatenates every batch. */
-function parseChunks(chunks: Iterable<Uint8Array>, opts: Partial<BlockParserOptions> = {}): Parsed {
-  const parser = new BlockParser({ sourceFile: 'test.log', ...opts })
-  const out: ParseBatch = { rows: [], rejects: [] }
-  for (const chunk of chunks) parser.push(chunk, out)
-  parser.end(out)
-  return { ...out, stats: { ...parser.stats } }
-}
+import { fixture, parseChunks, slices, type Parsed } from '../support/parse.js'
 
 function parse(input: string | Uint8Array, opts: Partial<BlockParserOptions> = {}): Parsed {
   return parseChunks([typeof input === 'string' ? Buffer.from(input) : input], opts)
-}
-
-function slices(input: Uint8Array, size: number): Uint8Array[] {
-  const out: Uint8Array[] = []
-  for (let i = 0; i < input.length; i += size) out.push(input.subarray(i, i + size))
-  return out
 }
 
 const codeOf = (r: LogReject): string => r.reason.slice(0, r.reason.indexOf(':'))

@@ -1,4 +1,4 @@
-import { createReadStream, readFileSync } from 'node:fs'
+import { createReadStream } from 'node:fs'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { setImmediate as tick } from 'node:timers/promises'
@@ -8,8 +8,7 @@ import { BlockParser } from '../../parsers/blockParser.js'
 import { createBlockParserStream } from '../../parsers/blockParserStream.js'
 import type { ParseBatch } from '../../parsers/logRecord.js'
 
-const FIXTURES = new URL('../fixtures/logs/', import.meta.url)
-const fixture = (name: string): Buffer => readFileSync(new URL(name, FIXTURES))
+import { coreParse, fixture, FIXTURES, slices } from '../support/parse.js'
 
 /** An objectMode sink that keeps every batch; `delay` makes it a slow consumer. */
 function collector(opts: { highWaterMark?: number; onBatch?: (batch: ParseBatch) => Promise<void> | void } = {}) {
@@ -23,21 +22,6 @@ function collector(opts: { highWaterMark?: number; onBatch?: (batch: ParseBatch)
     },
   })
   return { sink, batches }
-}
-
-/** One parse with the pure core, for comparison. */
-function coreParse(input: Buffer, sourceFile: string): ParseBatch {
-  const parser = new BlockParser({ sourceFile })
-  const out: ParseBatch = { rows: [], rejects: [] }
-  parser.push(input, out)
-  parser.end(out)
-  return out
-}
-
-function slices(input: Buffer, size: number): Buffer[] {
-  const out: Buffer[] = []
-  for (let i = 0; i < input.length; i += size) out.push(input.subarray(i, i + size))
-  return out
 }
 
 const block = (ticket: string): string =>

@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs'
 import { stringify } from 'csv-stringify/sync'
 import fc from 'fast-check'
 import t from 'tap'
-import { BlockParser } from '../../parsers/blockParser.js'
-import { LOG_COLUMNS, type ParseBatch } from '../../parsers/logRecord.js'
+import { LOG_COLUMNS } from '../../parsers/logRecord.js'
 import { encodeCsvBatch } from '../../sinks/csvEncoding.js'
 import { generateLogs } from '../../src/generate/logGenerator.js'
+import { coreParse } from '../support/parse.js'
 
 /** The reference: csv-stringify with the stage dialect's options (those it used before, plus quoting a lone \r). */
 function csvStringify(records: object[], columns: readonly string[]): string {
@@ -49,10 +49,7 @@ t.test('encodeCsvBatch writes what csv-stringify writes with the same options, b
 
 t.test('…and on the generator’s log records', async (t) => {
   const gen = await generateLogs({ outDir: t.testdir(), days: 1, sizeBytes: 300_000 })
-  const parser = new BlockParser({ sourceFile: 'logs/careplus-2025-07-01.log' })
-  const out: ParseBatch = { rows: [], rejects: [] }
-  parser.push(readFileSync(gen.files[0]!), out)
-  parser.end(out)
+  const out = coreParse(readFileSync(gen.files[0]!), 'logs/careplus-2025-07-01.log')
   t.equal(out.rows.length, gen.events)
   t.equal(encodeCsvBatch(out.rows, LOG_COLUMNS), csvStringify(out.rows, LOG_COLUMNS))
 })
