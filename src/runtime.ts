@@ -4,6 +4,7 @@ import type { Config } from './config.js'
 import { PipelineError } from './errors.js'
 import { openObjectStore, stageReader, type ObjectStore } from './s3/objectStore.js'
 import { DuckDbWarehouse } from './warehouse/duckdbWarehouse.js'
+import { SnowflakeWarehouse, snowflakeSettings } from './warehouse/snowflakeWarehouse.js'
 import type { Warehouse } from './warehouse/warehouse.js'
 
 export interface Runtime {
@@ -22,8 +23,7 @@ export async function openWarehouse(cfg: Config, store: ObjectStore | undefined)
     })
   }
   if (cfg.WAREHOUSE === 'snowflake') {
-    // Loaded on demand: snowflake-sdk is large, and DuckDB runs never need it.
-    const { SnowflakeWarehouse, snowflakeSettings } = await import('./warehouse/snowflakeWarehouse.js')
+    // snowflake-sdk itself is loaded on first use (SnowflakeWarehouse's loadSdk): DuckDB runs never pay for it.
     return SnowflakeWarehouse.open(snowflakeSettings(cfg))
   }
   throw new PipelineError('ERR_CONFIG', `invalid setting WAREHOUSE: "${String(cfg.WAREHOUSE)}" is not supported (use duckdb or snowflake)`)

@@ -18,6 +18,7 @@ import { newRunId } from '../runId.js'
 import { snowflakeLiteral, SNOWFLAKE_CSV_FORMAT } from '../transform/loadStatements.js'
 import { withQueryTag } from './queryTag.js'
 import { ddlStatements } from './sqlFiles.js'
+import { SnowflakeWarehouse, snowflakeSettings } from './snowflakeWarehouse.js'
 
 export interface SetupStatement {
   /** Comment lines printed above the statement. */
@@ -184,7 +185,6 @@ export function formatSetup(setup: SnowflakeSetup): string {
  */
 export async function runSnowflakeSetup(cfg: Config, opts: { signal?: AbortSignal; onStep?: (line: string) => void } = {}): Promise<void> {
   const setup = snowflakeSetup(cfg)
-  const { SnowflakeWarehouse, snowflakeSettings } = await import('./snowflakeWarehouse.js')
   const wh = await SnowflakeWarehouse.open(snowflakeSettings(cfg))
   try {
     await withQueryTag({ run_id: newRunId(), task: 'setup' }, async () => {
