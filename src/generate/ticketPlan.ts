@@ -8,24 +8,10 @@
  * MySQL loader: the same options always give the same rows.
  */
 import { createPrng, type Prng, weightedTable } from './prng.js'
+import type { TicketSourceRow } from '../sources/tickets/schema.js'
 
-/** Column names and order of `support_tickets`, as in the seed (including `IssUeCat`). */
-export const TICKET_COLUMNS = [
-  'ticket_id',
-  'created_at',
-  'resolved_at',
-  'agent',
-  'priority',
-  'num_interactions',
-  'IssUeCat',
-  'channel',
-  'status',
-  'agent_feedback',
-] as const
-
-export type TicketColumn = (typeof TICKET_COLUMNS)[number]
-
-export interface TicketRow {
+/** One planned row of the source table (src/sources/tickets/schema.ts), with what the generator promises about each value. */
+export interface TicketRow extends TicketSourceRow {
   /** `TCK` + MMDD + per-day sequence in creation order (3 digits, wider past 1,000 a day), e.g. `TCK0701000`. */
   ticket_id: string
   /** `YYYY-MM-DD HH:MM:SS` (UTC, no zone). */

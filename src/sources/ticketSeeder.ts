@@ -1,20 +1,6 @@
-import { planTickets, TICKET_COLUMNS, type TicketRow } from '../generate/ticketPlan.js'
+import { planTickets } from '../generate/ticketPlan.js'
+import { SOURCE_TABLE, SUPPORT_TICKETS_DDL, TICKET_SOURCE_COLUMNS, type TicketSourceRow } from './tickets/schema.js'
 import { closeMysql, connectMysql, mysqlError, queryMysql, type MysqlSettings } from './mysql.js'
-
-/** The seed's table: every column `text`. The key on a prefix of ticket_id makes reseeding idempotent. */
-export const SUPPORT_TICKETS_DDL = `CREATE TABLE IF NOT EXISTS support_tickets (
-  ticket_id text NOT NULL,
-  created_at text,
-  resolved_at text,
-  agent text,
-  priority text,
-  num_interactions text,
-  IssUeCat text,
-  channel text,
-  status text,
-  agent_feedback text,
-  PRIMARY KEY (ticket_id(32))
-) DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin`
 
 /**
  * `careplus generate --tickets`: creates the database and table when missing
@@ -31,7 +17,7 @@ export async function seedTickets(
     await queryMysql(server, `CREATE DATABASE IF NOT EXISTS \`${s.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`)
     await queryMysql(server, `USE \`${s.database}\``)
     await queryMysql(server, SUPPORT_TICKETS_DDL)
-    const insertSql = `INSERT IGNORE INTO support_tickets (${TICKET_COLUMNS.join(', ')}) VALUES ?`
+    const insertSql = `INSERT IGNORE INTO ${SOURCE_TABLE} (${TICKET_SOURCE_COLUMNS.join(', ')}) VALUES ?`
     let planned = 0
     let inserted = 0
     let batch: unknown[][] = []
@@ -44,7 +30,8 @@ export async function seedTickets(
     }
     for (const t of planTickets({ seed: opts.seed ?? 42, count: opts.count ?? 810 })) {
       planned++
-      batch.push(TICKET_COLUMNS.map((c) => (t as TicketRow)[c]))
+      // A source column the generator does not plan gets NULL.
+      batch.push(TICKET_SOURCE_COLUMNS.map((c) => (t as Partial<TicketSourceRow>)[c] ?? null))
       if (batch.length === 2000) {
         opts.signal?.throwIfAborted()
         await flush()

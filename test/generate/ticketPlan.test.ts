@@ -4,9 +4,9 @@ import {
   formatTimestamp,
   parseTimestamp,
   planTickets,
-  TICKET_COLUMNS,
   type TicketRow,
 } from '../../src/generate/ticketPlan.js'
+import { TICKET_SOURCE_COLUMNS as TICKET_COLUMNS } from '../../src/sources/tickets/schema.js'
 
 const rows: TicketRow[] = [...planTickets({ seed: 42 })]
 const count = (pred: (r: TicketRow) => boolean) => rows.filter(pred).length
