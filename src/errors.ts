@@ -15,3 +15,8 @@ export class PipelineError extends Error {
 export function isAbortError(err: unknown): boolean {
   return err instanceof Error && (err.name === 'AbortError' || (err as { code?: string }).code === 'ABORT_ERR')
 }
+
+/** A multi-line message (a driver's, a server's) as one line. */
+export function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ').trim()
+}

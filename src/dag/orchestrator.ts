@@ -11,7 +11,8 @@ import type { ObjectStore } from '../s3/objectStore.js'
 import { withQueryTag } from '../warehouse/queryTag.js'
 import { isWarehouseRequest } from '../warehouse/remoteWarehouse.js'
 import type { Warehouse } from '../warehouse/warehouse.js'
-import { RunHistory, sqlTime, type RunRecord, type RunState, type TaskRecord } from './runHistory.js'
+import { sqlTimestamp } from '../load/sqlTimestamp.js'
+import { RunHistory, type RunRecord, type RunState, type TaskRecord } from './runHistory.js'
 import { WarehouseHost } from './warehouseHost.js'
 
 export interface TaskDef {
@@ -207,7 +208,7 @@ export class Orchestrator {
 
   private async runTask(def: TaskDef, t: TaskRecord, save: (t: TaskRecord) => Promise<void>, signal: AbortSignal): Promise<void> {
     const { cfg, logger } = this.opts
-    t.started_at = sqlTime(new Date())
+    t.started_at = sqlTimestamp()
     for (let attempt = 1; ; attempt++) {
       t.attempts = attempt
       t.state = 'running'
@@ -243,7 +244,7 @@ export class Orchestrator {
         break
       }
     }
-    t.ended_at = sqlTime(new Date())
+    t.ended_at = sqlTimestamp()
     await save(t)
   }
 

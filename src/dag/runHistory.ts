@@ -1,3 +1,4 @@
+import { sqlTimestamp } from '../load/sqlTimestamp.js'
 import type { Warehouse } from '../warehouse/warehouse.js'
 
 export type RunState = 'running' | 'success' | 'failed' | 'skipped' | 'cancelled'
@@ -26,10 +27,6 @@ export interface RunRecord {
   tasks: TaskRecord[]
 }
 
-/** Warehouse timestamps as text: `YYYY-MM-DD HH:MM:SS.mmm` UTC. */
-export function sqlTime(d: Date): string {
-  return d.toISOString().replace('T', ' ').replace('Z', '')
-}
 
 function text(v: unknown): string | null {
   if (v === null || v === undefined) return null
@@ -46,16 +43,16 @@ export class RunHistory {
   constructor(private readonly wh: Warehouse) {}
 
   async startRun(r: { id: string; trigger: string; scheduledFor: Date | null; state?: RunState; error?: string }): Promise<void> {
-    const now = sqlTime(new Date())
+    const now = sqlTimestamp()
     const final = r.state && r.state !== 'running'
     await this.wh.run(
       'INSERT INTO ops.runs (run_id, run_trigger, scheduled_for, state, started_at, ended_at, error) VALUES (?, ?, CAST(? AS TIMESTAMP), ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?)',
-      [r.id, r.trigger, r.scheduledFor ? sqlTime(r.scheduledFor) : null, r.state ?? 'running', now, final ? now : null, r.error ?? null],
+      [r.id, r.trigger, r.scheduledFor ? sqlTimestamp(r.scheduledFor) : null, r.state ?? 'running', now, final ? now : null, r.error ?? null],
     )
   }
 
   async endRun(id: string, state: RunState, error: string | null): Promise<void> {
-    await this.wh.run('UPDATE ops.runs SET state = ?, ended_at = CAST(? AS TIMESTAMP), error = ? WHERE run_id = ?', [state, sqlTime(new Date()), error, id])
+    await this.wh.run('UPDATE ops.runs SET state = ?, ended_at = CAST(? AS TIMESTAMP), error = ? WHERE run_id = ?', [state, sqlTimestamp(), error, id])
   }
 
   async saveTask(runId: string, t: TaskRecord): Promise<void> {
@@ -71,13 +68,13 @@ export class RunHistory {
 
   /** Runs still marked running belong to a process that died: they did not finish. */
   async markAbandoned(): Promise<number> {
-    const n = await this.wh.run("UPDATE ops.runs SET state = 'failed', ended_at = CAST(? AS TIMESTAMP), error = 'abandoned: the process running it stopped' WHERE state = 'running'", [sqlTime(new Date())])
+    const n = await this.wh.run("UPDATE ops.runs SET state = 'failed', ended_at = CAST(? AS TIMESTAMP), error = 'abandoned: the process running it stopped' WHERE state = 'running'", [sqlTimestamp()])
     await this.wh.run("UPDATE ops.task_runs SET state = 'failed', error = 'abandoned' WHERE state IN ('running', 'retrying', 'pending')")
     return n
   }
 
   async hasSuccessfulRunFor(scheduledFor: Date): Promise<boolean> {
-    const rows = await this.wh.query("SELECT count(*) AS n FROM ops.runs WHERE state = 'success' AND scheduled_for = CAST(? AS TIMESTAMP)", [sqlTime(scheduledFor)])
+    const rows = await this.wh.query("SELECT count(*) AS n FROM ops.runs WHERE state = 'success' AND scheduled_for = CAST(? AS TIMESTAMP)", [sqlTimestamp(scheduledFor)])
     return Number(rows[0]!.n) > 0
   }
 

@@ -1,86 +1,47 @@
-import type { StagedFile } from '../../sinks/stageWriter.js'
-import { PipelineError } from '../errors.js'
-import type { Warehouse } from '../warehouse/warehouse.js'
+import type { Warehouse, WarehouseTx } from '../warehouse/warehouse.js'
 
 /**
- * The load ledger: which version (ETag) of each source object is in bronze.
- * An object's ledger row is written in the same transaction as its rows, so
- * the ledger never claims a load that did not commit, and a load never
- * commits without its ledger row.
+ * The load ledger (ops.load_ledger): which version (ETag) of each source
+ * object is in bronze. An object's ledger row is written in the same
+ * transaction as its rows (commitLoad), so the ledger never claims a load
+ * that did not commit, and a load never commits without its ledger row.
  */
 export async function loadedVersions(wh: Warehouse, source: string): Promise<Map<string, string>> {
   const rows = await wh.query('SELECT object_key, etag FROM ops.load_ledger WHERE source = ?', [source])
   return new Map(rows.map((r) => [String(r.object_key), String(r.etag)]))
 }
 
-export interface StagedTable {
-  table: string
-  csvColumns: readonly string[]
-  files: StagedFile[]
-  /** Rows the run staged: the COPY must load exactly these. */
-  rows: number
-}
-
-export interface ObjectLoad {
-  source: string
-  objectKey: string
+/** One source object (a log object; a ticket extraction) as the ledger records it. */
+export interface LedgerEntry {
+  key: string
+  /** The version loaded: the object's ETag; for an extraction, the cursor value it reached. */
   etag: string
   sizeBytes: number
+  /** What the source held: log blocks, or ticket rows read. */
   blocks: number
-  runId: string
-  /** Column in each target that names the source object; its earlier rows are replaced. */
-  sourceColumn: string
-  targets: StagedTable[]
+  rows: number
+  rejects: number
+  stagedFiles: readonly string[]
 }
 
-/**
- * Replaces one source object's rows in bronze with the staged files of its
- * current version, reconciles the loaded counts with the staged ones, and
- * records the version, all in one transaction.
- */
-export async function commitObjectLoad(wh: Warehouse, load: ObjectLoad, signal?: AbortSignal): Promise<number[]> {
-  const loadedAt = new Date().toISOString().replace('T', ' ').replace('Z', '')
-  return wh.transaction(async (tx) => {
-    const loaded: number[] = []
-    for (const target of load.targets) {
-      await tx.run(`DELETE FROM ${target.table} WHERE ${load.sourceColumn} = ?`, [load.objectKey])
-      const n = await tx.copyFromStage(
-        {
-          table: target.table,
-          csvColumns: target.csvColumns,
-          files: target.files.map((f) => f.key),
-          constants: { _loaded_at: loadedAt, _run_id: load.runId },
-          // The object's earlier rows were deleted just above: load these files whatever the engine remembers.
-          force: true,
-        },
-        signal,
-      )
-      if (n !== target.rows) {
-        throw new PipelineError(
-          'ERR_LOAD_RECONCILE',
-          `${target.table}: staged ${target.rows} rows of ${load.objectKey} but COPY loaded ${n}; nothing was committed`,
-        )
-      }
-      loaded.push(n)
-    }
-    signal?.throwIfAborted()
-    await tx.run('DELETE FROM ops.load_ledger WHERE source = ? AND object_key = ?', [load.source, load.objectKey])
-    await tx.run(
-      `INSERT INTO ops.load_ledger (source, object_key, etag, size_bytes, blocks, rows_loaded, rejects, staged_files, run_id, loaded_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP))`,
-      [
-        load.source,
-        load.objectKey,
-        load.etag,
-        load.sizeBytes,
-        load.blocks,
-        loaded[0] ?? 0,
-        loaded.slice(1).reduce((a, b) => a + b, 0),
-        JSON.stringify(load.targets.flatMap((t) => t.files.map((f) => f.key))),
-        load.runId,
-        loadedAt,
-      ],
-    )
-    return loaded
-  })
+const LEDGER_COLUMNS = 'source, object_key, etag, size_bytes, blocks, rows_loaded, rejects, staged_files, run_id, loaded_at'
+/** Rows per multi-row INSERT: 10 binds a row, well inside what both engines take in one statement. */
+const ROWS_PER_INSERT = 200
+
+/** Replaces the ledger rows of `entries` (one per object), in the caller's transaction. */
+export async function recordLoads(tx: WarehouseTx, source: string, runId: string, loadedAt: string, entries: readonly LedgerEntry[], replaced: readonly string[]): Promise<void> {
+  for (const keys of chunks(replaced, ROWS_PER_INSERT)) {
+    await tx.run(`DELETE FROM ops.load_ledger WHERE source = ? AND object_key IN (${keys.map(() => '?').join(', ')})`, [source, ...keys])
+  }
+  for (const part of chunks(entries, ROWS_PER_INSERT)) {
+    const values = part.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP))').join(', ')
+    const params = part.flatMap((e) => [source, e.key, e.etag, e.sizeBytes, e.blocks, e.rows, e.rejects, JSON.stringify(e.stagedFiles), runId, loadedAt])
+    await tx.run(`INSERT INTO ops.load_ledger (${LEDGER_COLUMNS}) VALUES ${values}`, params)
+  }
+}
+
+export function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
 }

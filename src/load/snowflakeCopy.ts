@@ -1,75 +1,12 @@
 /**
- * The text of the statements that load staged CSV files into bronze, per
- * engine, as pure functions: what the engines send (`copyNow` in
- * src/warehouse/duckdbWarehouse.ts, the Snowflake warehouse's COPY) and what
- * `careplus compile` prints. The staged files' dialect is
- * sinks/csvEncoding.ts (header row, `"` quoting, NULL an empty unquoted
- * field, '' a quoted empty field).
+ * Snowflake's COPY from the external stage, as pure functions: what the
+ * Snowflake engine sends (src/warehouse/snowflakeWarehouse.ts) and what
+ * `careplus compile` prints, and the check of COPY's per-file result. The
+ * staged files' dialect is sinks/csvEncoding.ts.
  */
-import { ddlStatements } from '../warehouse/sqlFiles.js'
-import type { CopySpec } from '../warehouse/warehouse.js'
-
-const TABLE_IDENT = /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/
-const COLUMN_IDENT = /^[a-z_][a-z0-9_]*$/
-
-export function quoteLiteral(s: string): string {
-  return `'${s.replaceAll("'", "''")}'`
-}
-
-function checkSpec(spec: Pick<CopySpec, 'table' | 'csvColumns' | 'constants'>): void {
-  if (!TABLE_IDENT.test(spec.table)) throw new Error(`invalid table identifier ${spec.table}`)
-  for (const c of [...spec.csvColumns, ...Object.keys(spec.constants)]) {
-    if (!COLUMN_IDENT.test(c)) throw new Error(`invalid column identifier ${c}`)
-  }
-}
-
-function typeOf(types: ReadonlyMap<string, string>, table: string, column: string): string {
-  const t = types.get(column)
-  if (!t) throw new Error(`${table} has no column ${column}`)
-  return t
-}
-
-/**
- * Column types of every table in the bronze/ops DDL (sql/ddl), as written
- * there (`VARCHAR`, `TIMESTAMP`, …), which is also what DuckDB's
- * information_schema reports for them.
- */
-export function ddlColumnTypes(statements: readonly string[] = ddlStatements()): Map<string, Map<string, string>> {
-  const out = new Map<string, Map<string, string>>()
-  for (const sql of statements) {
-    const m = /^CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*\(([\s\S]*)\)\s*$/i.exec(sql)
-    if (!m) continue
-    const cols = new Map<string, string>()
-    for (const line of m[2]!.split(',')) {
-      const c = /^\s*([a-z_][a-z0-9_]*)\s+([A-Za-z]+(?:\s*\([0-9, ]+\))?)/i.exec(line.replace(/--[^\n]*/g, ''))
-      if (c) cols.set(c[1]!.toLowerCase(), c[2]!.toUpperCase())
-    }
-    out.set(m[1]!.toLowerCase(), cols)
-  }
-  return out
-}
-
-/**
- * DuckDB: `INSERT INTO … SELECT … FROM read_csv([local copies], …)` typed by
- * the target's own column types, the constants bound as `?` parameters
- * (their values are returned in `params`, in order).
- */
-export function duckdbCopyStatement(
-  spec: Pick<CopySpec, 'table' | 'csvColumns' | 'constants'>,
-  localFiles: readonly string[],
-  types: ReadonlyMap<string, string>,
-): { sql: string; params: string[] } {
-  checkSpec(spec)
-  const columnSpec = spec.csvColumns.map((c) => `${quoteLiteral(c)}: ${quoteLiteral(typeOf(types, spec.table, c))}`).join(', ')
-  const constantNames = Object.keys(spec.constants)
-  const select = [...spec.csvColumns.map((c) => `"${c}"`), ...constantNames.map((c) => `?::${typeOf(types, spec.table, c)}`)]
-  const sql =
-    `INSERT INTO ${spec.table} (${[...spec.csvColumns, ...constantNames].map((c) => `"${c}"`).join(', ')}) ` +
-    `SELECT ${select.join(', ')} FROM read_csv([${localFiles.map(quoteLiteral).join(', ')}], ` +
-    `header = true, delim = ',', quote = '"', escape = '"', compression = 'gzip', ` +
-    `auto_detect = false, allow_quoted_nulls = false, columns = {${columnSpec}})`
-  return { sql, params: Object.values(spec.constants) }
-}
+import { oneLine, PipelineError } from '../errors.js'
+import type { CopySpec, Row } from '../warehouse/warehouse.js'
+import { checkIdentifiers, columnType } from './ddlColumnTypes.js'
 
 /** The longest folder prefix (ending in `/`) shared by every key. */
 function commonFolder(keys: readonly string[]): string {
@@ -133,7 +70,7 @@ export function snowflakeCopyStatement(
   types: ReadonlyMap<string, string>,
   opts: SnowflakeStageOptions = {},
 ): string {
-  checkSpec(spec)
+  checkIdentifiers(spec)
   const stage = opts.stage ?? 'careplus_stage'
   if (!/^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$/.test(stage)) throw new Error(`invalid stage name ${stage}`)
   if (spec.files.length === 0) throw new Error('a COPY needs at least one file')
@@ -144,7 +81,7 @@ export function snowflakeCopyStatement(
     return key.slice(prefix.length)
   })
   const folder = commonFolder(paths)
-  const constants = Object.entries(spec.constants).map(([c, v]) => `CAST(${snowflakeLiteral(v)} AS ${typeOf(types, spec.table, c)})`)
+  const constants = Object.entries(spec.constants).map(([c, v]) => `CAST(${snowflakeLiteral(v)} AS ${columnType(types, spec.table, c)})`)
   const columns = [...spec.csvColumns, ...Object.keys(spec.constants)]
   // A location with characters beyond a plain path must be a quoted string.
   const location = /^[A-Za-z0-9_./-]*$/.test(folder) ? `@${stage}/${folder}` : snowflakeLiteral(`@${stage}/${folder}`)
@@ -171,4 +108,33 @@ export function snowflakeCopyStatements(
     out.push({ sql: snowflakeCopyStatement({ ...spec, files }, types, opts), files })
   }
   return out
+}
+
+/** Checks COPY's per-file result rows against the files named; returns the rows loaded. */
+export function copyResult(table: string, stagePrefix: string, files: readonly string[], rows: readonly Row[]): number {
+  const perFile = rows.filter((r) => r.file !== undefined && r.file !== null)
+  const failed = perFile.filter((r) => r.status !== 'LOADED')
+  if (failed.length > 0) {
+    const f = failed[0]!
+    const where = [f.first_error_line != null ? `line ${f.first_error_line}` : '', f.first_error_column_name ? `column ${f.first_error_column_name}` : '']
+      .filter(Boolean)
+      .join(', ')
+    const more = failed.length > 1 ? `; ${failed.length - 1} more file${failed.length === 2 ? '' : 's'} failed` : ''
+    throw new PipelineError(
+      'ERR_LOAD_FAILED',
+      `COPY INTO ${table}: ${String(f.status)} ${String(f.file)}: ${oneLine(String(f.first_error ?? 'no error reported'))}${where ? ` (${where})` : ''}${more}; nothing was committed`,
+    )
+  }
+  const reported = perFile.map((r) => String(r.file))
+  const skipped = files.filter((key) => {
+    const rel = key.slice(stagePrefix.length)
+    return !reported.some((f) => f === rel || f.endsWith(`/${rel}`))
+  })
+  if (skipped.length > 0) {
+    throw new PipelineError(
+      'ERR_LOAD_SKIPPED',
+      `COPY INTO ${table}: Snowflake skipped ${skipped.length} of ${files.length} staged file${files.length === 1 ? '' : 's'} as already loaded (its load metadata), e.g. ${skipped[0]}; nothing was committed`,
+    )
+  }
+  return perFile.reduce((n, r) => n + Number(r.rows_loaded ?? 0), 0)
 }

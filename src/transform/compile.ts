@@ -5,12 +5,12 @@
  * functions, then per layer its models (dependency order) and the query that
  * counts each data test's offending rows.
  */
-import { LOG_COLUMNS, REJECT_COLUMNS } from '../../parsers/logRecord.js'
 import { DEFAULTS } from '../config.js'
-import { BRONZE_TICKET_CSV_COLUMNS } from '../pipelines/ingestTickets.js'
+import { ddlColumnTypes } from '../load/ddlColumnTypes.js'
+import { duckdbCopyStatement } from '../load/duckdbCopy.js'
+import { exampleLoads } from '../load/exampleLoads.js'
+import { snowflakeCopyStatement } from '../load/snowflakeCopy.js'
 import { ddlStatements } from '../warehouse/sqlFiles.js'
-import type { CopySpec } from '../warehouse/warehouse.js'
-import { ddlColumnTypes, duckdbCopyStatement, snowflakeCopyStatement } from './loadStatements.js'
 import { dialectStatements, failureCountSql, LAYERS, loadProject, type Engine } from './project.js'
 
 export interface CompileOptions {
@@ -22,41 +22,8 @@ export interface CompileOptions {
   sqlDir?: string
 }
 
-/** Example values for the representative loads: what one run of each ingest would send. */
-const EXAMPLE = {
-  runId: '20250801T020000Z-a1b2c3',
-  loadedAt: '2025-08-01 02:00:05.000',
-  extractedAt: '2025-08-01 02:00:01.000',
-  etag: '9b2cf535f27731c974343645a3985328',
-  localCopy: '.careplus/tmp/copy-a1b2c3/0.csv.gz',
-}
-
-/** One representative COPY per bronze table, as the ingests build them (the ledgered log loads replace, so force). */
-export function representativeLoads(stagePrefix: string = DEFAULTS.S3_STAGE_PREFIX): Array<Pick<CopySpec, 'table' | 'csvColumns' | 'files' | 'constants' | 'force'>> {
-  const logObject = `${stagePrefix}logs/careplus-2025-07-01.log/${EXAMPLE.etag}/`
-  return [
-    {
-      table: 'bronze.logs',
-      csvColumns: LOG_COLUMNS,
-      files: [`${logObject}rows/part-00000.csv.gz`],
-      constants: { _loaded_at: EXAMPLE.loadedAt, _run_id: EXAMPLE.runId },
-      force: true,
-    },
-    {
-      table: 'bronze.log_rejects',
-      csvColumns: REJECT_COLUMNS,
-      files: [`${logObject}rejects/part-00000.csv.gz`],
-      constants: { _loaded_at: EXAMPLE.loadedAt, _run_id: EXAMPLE.runId },
-      force: true,
-    },
-    {
-      table: 'bronze.tickets',
-      csvColumns: BRONZE_TICKET_CSV_COLUMNS,
-      files: [`${stagePrefix}tickets/${EXAMPLE.runId}/part-00000.csv.gz`],
-      constants: { _extracted_at: EXAMPLE.extractedAt, _loaded_at: EXAMPLE.loadedAt, _run_id: EXAMPLE.runId },
-    },
-  ]
-}
+/** Where DuckDB reads a downloaded copy of a staged file. */
+const EXAMPLE_LOCAL_COPY = '.careplus/tmp/copy-a1b2c3/0.csv.gz'
 
 /** Every statement, in execution order. */
 export function compile(target: Engine, opts: CompileOptions = {}): string[] {
@@ -64,12 +31,12 @@ export function compile(target: Engine, opts: CompileOptions = {}): string[] {
   const ddl = ddlStatements()
   const types = ddlColumnTypes(ddl)
   const stagePrefix = opts.stagePrefix ?? DEFAULTS.S3_STAGE_PREFIX
-  const loads = representativeLoads(stagePrefix).map((spec) => {
+  const loads = exampleLoads(stagePrefix).map((spec) => {
     const tableTypes = types.get(spec.table)
     if (!tableTypes) throw new Error(`no DDL for ${spec.table}`)
     // The same builders the engines send (duckdbWarehouse's read_csv, snowflakeWarehouse's COPY).
     return target === 'duckdb'
-      ? duckdbCopyStatement(spec, spec.files.map(() => EXAMPLE.localCopy), tableTypes).sql
+      ? duckdbCopyStatement(spec, spec.files.map(() => EXAMPLE_LOCAL_COPY), tableTypes).sql
       : snowflakeCopyStatement(spec, tableTypes, { stage: opts.stage ?? DEFAULTS.SNOWFLAKE_STAGE, stagePrefix })
   })
   const project = loadProject(opts.sqlDir)

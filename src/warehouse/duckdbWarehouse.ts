@@ -3,7 +3,7 @@ import { mkdtemp } from 'node:fs/promises'
 import path from 'node:path'
 import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api'
 import { PipelineError } from '../errors.js'
-import { duckdbCopyStatement } from '../transform/loadStatements.js'
+import { duckdbCopyStatement } from '../load/duckdbCopy.js'
 import { ddlStatements } from './sqlFiles.js'
 import { plainValue, type CopySpec, type Row, type StageReader, type Warehouse, type WarehouseTx } from './warehouse.js'
 

@@ -1,7 +1,8 @@
 import type { Bind, Connection, ConnectionOptions, RowStatement, SnowflakeError } from 'snowflake-sdk'
 import type { Config } from '../config.js'
-import { PipelineError } from '../errors.js'
-import { ddlColumnTypes, snowflakeCopyStatements } from '../transform/loadStatements.js'
+import { oneLine, PipelineError } from '../errors.js'
+import { ddlColumnTypes } from '../load/ddlColumnTypes.js'
+import { copyResult, snowflakeCopyStatements } from '../load/snowflakeCopy.js'
 import { currentQueryTag, queryTagText } from './queryTag.js'
 import { ddlStatements } from './sqlFiles.js'
 import { plainValue, type CopySpec, type Row, type Warehouse, type WarehouseTx } from './warehouse.js'
@@ -93,10 +94,6 @@ function toBinds(params: readonly unknown[] | undefined): Bind[] | undefined {
     if (p instanceof Date) return p.toISOString()
     return JSON.stringify(p)
   })
-}
-
-function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, ' ').trim()
 }
 
 /** A statement Snowflake rejected: its error code, SQLSTATE and query id, kept for callers and messages. */
@@ -368,33 +365,4 @@ export class SnowflakeWarehouse implements Warehouse {
     }
     return loaded
   }
-}
-
-/** Checks COPY's per-file result rows against the files named; returns the rows loaded. */
-export function copyResult(table: string, stagePrefix: string, files: readonly string[], rows: readonly Row[]): number {
-  const perFile = rows.filter((r) => r.file !== undefined && r.file !== null)
-  const failed = perFile.filter((r) => r.status !== 'LOADED')
-  if (failed.length > 0) {
-    const f = failed[0]!
-    const where = [f.first_error_line != null ? `line ${f.first_error_line}` : '', f.first_error_column_name ? `column ${f.first_error_column_name}` : '']
-      .filter(Boolean)
-      .join(', ')
-    const more = failed.length > 1 ? `; ${failed.length - 1} more file${failed.length === 2 ? '' : 's'} failed` : ''
-    throw new PipelineError(
-      'ERR_LOAD_FAILED',
-      `COPY INTO ${table}: ${String(f.status)} ${String(f.file)}: ${oneLine(String(f.first_error ?? 'no error reported'))}${where ? ` (${where})` : ''}${more}; nothing was committed`,
-    )
-  }
-  const reported = perFile.map((r) => String(r.file))
-  const skipped = files.filter((key) => {
-    const rel = key.slice(stagePrefix.length)
-    return !reported.some((f) => f === rel || f.endsWith(`/${rel}`))
-  })
-  if (skipped.length > 0) {
-    throw new PipelineError(
-      'ERR_LOAD_SKIPPED',
-      `COPY INTO ${table}: Snowflake skipped ${skipped.length} of ${files.length} staged file${files.length === 1 ? '' : 's'} as already loaded (its load metadata), e.g. ${skipped[0]}; nothing was committed`,
-    )
-  }
-  return perFile.reduce((n, r) => n + Number(r.rows_loaded ?? 0), 0)
 }

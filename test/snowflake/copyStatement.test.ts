@@ -1,7 +1,8 @@
 import t from 'tap'
-import { compile, representativeLoads } from '../../src/transform/compile.js'
-import { ddlColumnTypes, SNOWFLAKE_COPY_MAX_FILES, snowflakeCopyStatement, snowflakeCopyStatements, snowflakeLiteral } from '../../src/transform/loadStatements.js'
-import { copyResult } from '../../src/warehouse/snowflakeWarehouse.js'
+import { compile } from '../../src/transform/compile.js'
+import { exampleLoads } from '../../src/load/exampleLoads.js'
+import { ddlColumnTypes } from '../../src/load/ddlColumnTypes.js'
+import { copyResult, SNOWFLAKE_COPY_MAX_FILES, snowflakeCopyStatement, snowflakeCopyStatements, snowflakeLiteral } from '../../src/load/snowflakeCopy.js'
 
 const types = ddlColumnTypes().get('bronze.log_rejects')!
 const spec = (files: string[], extra: object = {}) => ({
@@ -37,7 +38,7 @@ t.test("compile --target snowflake prints the engine's own COPY", async (t) => {
   const opts = { stage: 'bronze.careplus_stage', stagePrefix: 'stage/' }
   const printed = compile('snowflake', opts).filter((s) => s.startsWith('COPY INTO'))
   // The batches SnowflakeWarehouse.copyFromStage sends for the same loads (test/snowflake/warehouse.test.ts checks what reaches Snowflake).
-  const sent = representativeLoads('stage/').flatMap((load) => snowflakeCopyStatements(load, ddlColumnTypes().get(load.table)!, opts).map((b) => b.sql))
+  const sent = exampleLoads('stage/').flatMap((load) => snowflakeCopyStatements(load, ddlColumnTypes().get(load.table)!, opts).map((b) => b.sql))
   t.equal(printed.length, 3)
   t.same(printed, sent)
 })

@@ -9,7 +9,8 @@ import { PipelineError } from '../../src/errors.js'
 import type { ObjectStore } from '../../src/s3/objectStore.js'
 import { withQueryTag } from '../../src/warehouse/queryTag.js'
 import { SnowflakeWarehouse, snowflakeSettings } from '../../src/warehouse/snowflakeWarehouse.js'
-import { ddlColumnTypes, snowflakeCopyStatement } from '../../src/transform/loadStatements.js'
+import { ddlColumnTypes } from '../../src/load/ddlColumnTypes.js'
+import { snowflakeCopyStatement } from '../../src/load/snowflakeCopy.js'
 import { openTestWarehouse, snowflakeTestEnv, SF_ACCOUNT } from '../support/snowflake.js'
 
 const AWKWARD = [
