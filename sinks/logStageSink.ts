@@ -8,58 +8,104 @@ export interface LogStageResult {
   rejects: { files: StagedFile[]; count: number }
 }
 
+export interface LogBatchStageOptions {
+  store: StageWriterOptions['store']
+  /** Key prefixes of the batch's `bronze.logs` and `bronze.log_rejects` files (src/load/stageLayout.ts). */
+  folders: { rows: string; rejects: string }
+  maxFileBytes: number
+  gzipLevel?: number
+  signal?: AbortSignal
+}
+
 /**
- * The end of a log object's chain: parsed batches → CSV (one encodeCsvBatch
- * call per batch) → two stage writers, one for rows and one for rejects.
- * Each write waits for its writer, so backpressure reaches the S3 body.
+ * The staged files of one load batch: two stage writers, one for rows and one
+ * for rejects, shared by every log object of the batch, so that thousands of
+ * small objects make a few staged files (and a few COPYs) rather than two
+ * each. Each object writes through its own `objectSink()`, the end of its
+ * chain; writes from objects in flight at once are queued and reach the
+ * writers one at a time, whole batches of CSV each, so every row stays whole
+ * and carries its object in `_source_file`. A big object spans several files
+ * as the writers roll over at `maxFileBytes`.
  */
-export class LogStageSink extends Writable {
+export class LogBatchStage {
   private readonly rowsWriter: StageWriter
   private readonly rejectsWriter: StageWriter
   private rowCount = 0
   private rejectCount = 0
-  private result: LogStageResult | undefined
+  /** The queue of writes: each waits for the one before it. */
+  private tail: Promise<void> = Promise.resolve()
+  private failure: Error | undefined
 
-  constructor(opts: { store: StageWriterOptions['store']; keyPrefix: string; maxFileBytes: number; gzipLevel?: number; signal?: AbortSignal }) {
-    super({ objectMode: true, highWaterMark: 4 })
+  constructor(opts: LogBatchStageOptions) {
     const common = { store: opts.store, maxFileBytes: opts.maxFileBytes, gzipLevel: opts.gzipLevel, signal: opts.signal }
-    this.rowsWriter = new StageWriter({ ...common, keyPrefix: `${opts.keyPrefix}rows/`, header: csvHeader(LOG_COLUMNS) })
-    this.rejectsWriter = new StageWriter({ ...common, keyPrefix: `${opts.keyPrefix}rejects/`, header: csvHeader(REJECT_COLUMNS) })
+    this.rowsWriter = new StageWriter({ ...common, keyPrefix: opts.folders.rows, header: csvHeader(LOG_COLUMNS) })
+    this.rejectsWriter = new StageWriter({ ...common, keyPrefix: opts.folders.rejects, header: csvHeader(REJECT_COLUMNS) })
   }
 
-  /** Available once the chain has finished. */
-  get staged(): LogStageResult {
-    if (!this.result) throw new Error('LogStageSink: not finished')
-    return this.result
+  /** Compressed bytes staged so far, in both writers. */
+  get stagedBytes(): number {
+    return this.rowsWriter.compressedBytes + this.rejectsWriter.compressedBytes
+  }
+
+  /** The end of one object's chain: its parse batches, encoded and queued for the shared writers. */
+  objectSink(): LogObjectSink {
+    return new LogObjectSink(this)
+  }
+
+  /** Queues one object's encoded batch; resolves when the writers have taken it (backpressure). */
+  write(rows: { csv: string; count: number }, rejects: { csv: string; count: number }): Promise<void> {
+    const next = this.tail.then(async () => {
+      if (this.failure) throw this.failure
+      if (rows.count > 0) {
+        this.rowCount += rows.count
+        await this.rowsWriter.write(rows.csv, rows.count)
+      }
+      if (rejects.count > 0) {
+        this.rejectCount += rejects.count
+        await this.rejectsWriter.write(rejects.csv, rejects.count)
+      }
+    })
+    // A failed write fails every later one: the writers' state is unknown after it.
+    this.tail = next.catch((err: Error) => {
+      this.failure ??= err
+    })
+    return next
+  }
+
+  /** Finishes both writers once every queued write is in; returns the batch's files. */
+  async close(): Promise<LogStageResult> {
+    await this.tail
+    if (this.failure) throw this.failure
+    const [rows, rejects] = await Promise.all([this.rowsWriter.close(), this.rejectsWriter.close()])
+    return { rows: { files: rows, count: this.rowCount }, rejects: { files: rejects, count: this.rejectCount } }
+  }
+
+  /** Abandons the batch: the files in progress are aborted (their multipart uploads too). */
+  async abort(reason: Error): Promise<void> {
+    this.failure ??= reason
+    await this.tail
+    await Promise.all([this.rowsWriter.abort(reason), this.rejectsWriter.abort(reason)])
+  }
+}
+
+/**
+ * One object's parsed batches → CSV → its batch's writers. It counts what the
+ * object staged, for the per-object reconciliation. A failing object leaves
+ * its rows in the batch's files: the batch is then abandoned, not loaded.
+ */
+export class LogObjectSink extends Writable {
+  rows = 0
+  rejects = 0
+
+  constructor(private readonly batch: LogBatchStage) {
+    super({ objectMode: true, highWaterMark: 4 })
   }
 
   override _write(batch: ParseBatch, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.writeBatch(batch).then(() => cb(), cb)
-  }
-
-  private async writeBatch(batch: ParseBatch): Promise<void> {
-    if (batch.rows.length > 0) {
-      this.rowCount += batch.rows.length
-      await this.rowsWriter.write(encodeCsvBatch(batch.rows, LOG_COLUMNS), batch.rows.length)
-    }
-    if (batch.rejects.length > 0) {
-      this.rejectCount += batch.rejects.length
-      await this.rejectsWriter.write(encodeCsvBatch(batch.rejects, REJECT_COLUMNS), batch.rejects.length)
-    }
-  }
-
-  override _final(cb: (err?: Error | null) => void): void {
-    Promise.all([this.rowsWriter.close(), this.rejectsWriter.close()]).then(([rows, rejects]) => {
-      this.result = { rows: { files: rows, count: this.rowCount }, rejects: { files: rejects, count: this.rejectCount } }
-      cb()
-    }, cb)
-  }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    if (!err || this.result) return cb(err)
-    Promise.all([this.rowsWriter.abort(err), this.rejectsWriter.abort(err)]).then(
-      () => cb(err),
-      () => cb(err),
-    )
+    const rows = batch.rows.length > 0 ? encodeCsvBatch(batch.rows, LOG_COLUMNS) : ''
+    const rejects = batch.rejects.length > 0 ? encodeCsvBatch(batch.rejects, REJECT_COLUMNS) : ''
+    this.rows += batch.rows.length
+    this.rejects += batch.rejects.length
+    this.batch.write({ csv: rows, count: batch.rows.length }, { csv: rejects, count: batch.rejects.length }).then(() => cb(), cb)
   }
 }

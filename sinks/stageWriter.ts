@@ -71,6 +71,13 @@ export class StageWriter {
     this.batchBytes = Math.min(StageWriter.BATCH_BYTES, Math.max(1, Math.floor(opts.maxFileBytes / 4)))
   }
 
+  /** Compressed bytes produced so far, in every file (the open one as far as its upload has pulled). */
+  get compressedBytes(): number {
+    let n = this.current?.compressedBytes ?? 0
+    for (const f of this.files) n += f.bytes
+    return n
+  }
+
   /** Adds CSV text holding `rows` records. Resolves when the writer can take more. */
   async write(csv: string, rows: number): Promise<void> {
     if (this.closed) throw new Error('StageWriter: write after close')

@@ -25,8 +25,13 @@ export const DEFAULTS = {
   S3_STAGE_PREFIX: 'stage/',
   /** Source objects parsed and staged at the same time. */
   INGEST_CONCURRENCY: 4,
-  /** A staged file rolls over past this many compressed bytes (Snowflake suggests 100–250 MB). */
+  /**
+   * A staged file rolls over past this many compressed bytes (Snowflake
+   * suggests 100–250 MB); a log load batch closes past it too.
+   */
   STAGE_FILE_MAX_BYTES: 128 * 1024 * 1024,
+  /** At most this many log objects per load batch (one transaction, one COPY per table; Snowflake takes up to 1,000 files a COPY). */
+  LOAD_BATCH_MAX_OBJECTS: 1000,
   /** A log block larger than this is rejected instead of buffered (split2's maxLength). */
   MAX_BLOCK_BYTES: 1024 * 1024,
   /** The tickets source (MySQL/MariaDB). */
@@ -111,6 +116,7 @@ const schema = z.object({
   S3_STAGE_PREFIX: prefix,
   INGEST_CONCURRENCY: positiveInt(64),
   STAGE_FILE_MAX_BYTES: z.coerce.number().int().min(1024),
+  LOAD_BATCH_MAX_OBJECTS: positiveInt(100_000),
   MAX_BLOCK_BYTES: z.coerce.number().int().min(1024).max(256 * 1024 * 1024),
   MYSQL_HOST: z.string().min(1),
   MYSQL_PORT: z.coerce.number().int().min(1).max(65535),

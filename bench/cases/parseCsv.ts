@@ -8,7 +8,7 @@ import { DiscardSink, openInput, sourceKey, stopwatch, type BenchCase, type Benc
 
 /**
  * Batches → the rows file's CSV text (header first), one `encodeCsvBatch`
- * call per batch as `LogStageSink` makes. Rejects are encoded too, as the
+ * call per batch as the ingest's `LogObjectSink` makes. Rejects are encoded too, as the
  * ingest encodes them for a file of their own, and dropped: the generator's
  * data has none.
  */

@@ -1,16 +1,32 @@
 import { setMaxListeners } from 'node:events'
 
+/** A position in a list that several rounds of `forEachConcurrent` take items from in turn. */
+export class ItemCursor<T> {
+  private next = 0
+  constructor(private readonly items: readonly T[]) {}
+  get done(): boolean {
+    return this.next >= this.items.length
+  }
+  take(): T | undefined {
+    return this.done ? undefined : this.items[this.next++]
+  }
+}
+
 /**
  * Runs `fn` over `items` with at most `limit` in flight. Fail-fast: the first
  * failure aborts the others through the signal handed to `fn`, waits for them
- * to settle (so no work outlives the call), then rethrows it.
+ * to settle (so no work outlives the call), then rethrows it. Given a cursor
+ * and `admit`, it takes items only while `admit()` says so, and leaves the
+ * rest to a later call.
  */
 export async function forEachConcurrent<T>(
-  items: readonly T[],
+  items: readonly T[] | ItemCursor<T>,
   limit: number,
   fn: (item: T, signal: AbortSignal) => Promise<void>,
   signal?: AbortSignal,
+  admit: () => boolean = () => true,
 ): Promise<void> {
+  const cursor = items instanceof ItemCursor ? items : new ItemCursor(items)
   const inner = new AbortController()
   // Each object in flight listens on this signal from several places (its
   // pipeline, its uploads, a pending drain), and removes them when done;
@@ -19,11 +35,10 @@ export async function forEachConcurrent<T>(
   const onOuterAbort = (): void => inner.abort(signal!.reason)
   signal?.addEventListener('abort', onOuterAbort, { once: true })
   if (signal?.aborted) inner.abort(signal.reason)
-  let next = 0
   let failure: unknown
   const worker = async (): Promise<void> => {
-    while (next < items.length && !inner.signal.aborted) {
-      const item = items[next++]!
+    while (!cursor.done && !inner.signal.aborted && admit()) {
+      const item = cursor.take()!
       try {
         await fn(item, inner.signal)
       } catch (err) {
@@ -33,7 +48,7 @@ export async function forEachConcurrent<T>(
     }
   }
   try {
-    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+    await Promise.all(Array.from({ length: limit }, worker))
   } finally {
     signal?.removeEventListener('abort', onOuterAbort)
   }

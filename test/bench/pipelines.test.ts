@@ -60,6 +60,7 @@ t.test('the bench pipelines produce exactly what the parser core and the CSV enc
         return { etag: '' }
       })
       await pipeline(gz.streams)
+      await gz.finish()
       t.equal(gunzipSync(files.get('bench/rows/part-00000.csv.gz')!).toString('utf8'), csv, `${name}: parse-csv-gzip (level ${level}) compresses the same CSV`)
       t.equal(gz.parser.stats.rows, expected.rows.length)
     }

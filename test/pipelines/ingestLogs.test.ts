@@ -52,7 +52,7 @@ t.test('upload, ingest, rerun, new file, changed object', async (t) => {
 
   const first = await ingestLogs({ cfg: rt.cfg, store: rt.store, warehouse: rt.warehouse })
   t.match(first, { objectsListed: 5, objectsLoaded: 5, objectsUnchanged: 0, blocks: gen.events, rows: gen.events, rejects: 0 })
-  t.equal(first.stagedFiles, 5, 'one rows file per object, no rejects file')
+  t.match(first, { batches: 1, stagedFiles: 1 }, 'the five objects share one load batch: one rows file, no rejects file')
   t.equal(await count(rt.warehouse, 'SELECT count(*) FROM bronze.logs'), gen.events)
   t.equal(await count(rt.warehouse, 'SELECT count(*) FROM ops.load_ledger'), 5)
   const [one] = await rt.warehouse.query(
@@ -136,7 +136,8 @@ t.test('pagination: more than 1,000 objects under the prefix', async (t) => {
 })
 
 t.test('a failure mid-run leaves no partial rows, and the next run completes the work', async (t) => {
-  const rt = await testRuntime(t, { INGEST_CONCURRENCY: '1' })
+  // One object per load batch, so that objects commit one by one and the run can fail between them.
+  const rt = await testRuntime(t, { INGEST_CONCURRENCY: '1', LOAD_BATCH_MAX_OBJECTS: '1' })
   const sample = path.join(rt.home, 'sample')
   const gen = await generateLogs({ outDir: sample, days: 6, events: 3000, seed: 3 })
   await uploadLogs({ store: rt.store, prefix: 'logs/', paths: [sample], concurrency: 4 })
