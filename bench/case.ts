@@ -14,13 +14,11 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { CASES, isCaseName } from './cases/index.js'
+import type { Measurement } from './harness.js'
 import { describeInput } from './input.js'
 
-export interface CaseReport {
+export interface CaseReport extends Measurement {
   case: string
-  bytes: number
-  events: number
-  seconds: number
   peak_rss_mib: number
 }
 

@@ -26,6 +26,10 @@ export interface Measurement {
   bytes: number
   events: number
   seconds: number
+  /** A case that reads part of the input (and checks it loaded exactly that part) says which part. */
+  expected?: { bytes: number; events: number }
+  /** Load batches committed, for the cases that ingest. */
+  batches?: number
 }
 
 export interface BenchCase {

