@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import './processSetup.js'
-import { createReadStream } from 'node:fs'
-import { existsSync } from 'node:fs'
+import { createReadStream, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -17,7 +16,7 @@ import { generateLogs } from './generate/logGenerator.js'
 import { createLogger } from './logger.js'
 import { ingestLogs } from './pipelines/ingestLogs.js'
 import { uploadLogs } from './pipelines/uploadLogs.js'
-import { startEmbeddedS3, EMBEDDED_CREDENTIALS } from './s3/embeddedS3.js'
+import { startEmbeddedS3, EMBEDDED_CREDENTIALS, projectRoot } from './s3/embeddedS3.js'
 import { withRuntime, openWarehouse } from './runtime.js'
 import { printResult, type QueryFormat } from './cli/output.js'
 import { byteProgress } from './cli/progress.js'
@@ -32,6 +31,8 @@ import { RunHistory } from './dag/runHistory.js'
 import { formatStatusGrid, statusJson } from './cli/statusGrid.js'
 import { registerTransformCommands } from './cli/transformCommands.js'
 import { registerSetupCommands } from './cli/setupCommands.js'
+import { errorCode, errorJson, jsonRequested } from './cli/errorReport.js'
+import { checkLocalFile, localInputError } from './cli/localInput.js'
 
 /** One AbortController per command: SIGINT/SIGTERM abort the running pipeline, which tears down cleanly. */
 const controller = new AbortController()
@@ -56,11 +57,23 @@ const positiveInt = (name: string) => (v: string): number => {
   return n
 }
 
+const wantsJson = jsonRequested(process.argv.slice(2))
+const { version } = JSON.parse(readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version: string }
+
 const program = new Command()
 program
   .name('careplus')
   .description('CarePlus streaming ELT: S3 logs and MySQL tickets → S3 stage → bronze → silver → gold')
+  .version(version, '-V, --version', 'print the version')
   .showHelpAfterError()
+  // Before any command is added: subcommands copy the output settings when created.
+  .configureOutput({
+    outputError: (str, write) => {
+      write(str)
+      // Commander's usage errors (an unknown option, a bad --limit) never reach main().
+      if (wantsJson) process.stdout.write(errorJson('ERR_USAGE', str.trim().replace(/^error: /, '')))
+    },
+  })
 
 const s3 = program.command('s3').description('the embedded S3-compatible server')
 s3.command('serve')
@@ -69,11 +82,16 @@ s3.command('serve')
   .action(async (o: { port?: number }) => {
     const cfg = config()
     const server = await startEmbeddedS3({ dir: path.join(cfg.home, 's3'), port: o.port, foreground: true })
+    // s3rver accepts any key pair, but the AWS SDK signs nothing without one: the line carries them.
+    const settings =
+      `S3_BUCKET=${server.bucket} S3_ENDPOINT=${server.endpoint} ` +
+      `AWS_ACCESS_KEY_ID=${EMBEDDED_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${EMBEDDED_CREDENTIALS.secretAccessKey}`
     process.stdout.write(
       `embedded S3 listening on ${server.endpoint}, bucket ${server.bucket}, data in ${path.join(cfg.home, 's3')}\n` +
-        `  AWS_ACCESS_KEY_ID=${EMBEDDED_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${EMBEDDED_CREDENTIALS.secretAccessKey} ` +
-        `aws --endpoint-url ${server.endpoint} s3 ls s3://${server.bucket}/ --recursive\n` +
-        `  or point the pipeline at it: S3_BUCKET=${server.bucket} S3_ENDPOINT=${server.endpoint}\n` +
+        `  point the pipeline at it from another shell:\n` +
+        `    export ${settings}\n` +
+        `  other S3 clients: that endpoint and key pair, path-style, region us-east-1\n` +
+        `  (e.g. with the AWS CLI, if you have it, in that shell: aws --endpoint-url ${server.endpoint} s3 ls s3://${server.bucket}/ --recursive)\n` +
         `Ctrl-C stops it.\n`,
     )
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
@@ -152,7 +170,7 @@ program
   .option('--stats', 'print blocks/rows/rejects and MB/s to stderr at the end')
   .action(async (file: string, o: { format: 'csv' | 'jsonl'; stats?: boolean }) => {
     const cfg = config()
-    if (!existsSync(file)) throw new PipelineError('ERR_NO_SUCH_PATH', `no such file: ${file}`)
+    checkLocalFile(file, 'parse reads one .log or .log.gz file (to load a folder: careplus upload-logs <dir>, then careplus ingest-logs)')
     const started = performance.now()
     const parser = createBlockParserStream({ sourceFile: file, maxBlockBytes: cfg.MAX_BLOCK_BYTES })
     let headerDone = false
@@ -175,8 +193,12 @@ program
       },
     })
     const source = createReadStream(file, { highWaterMark: 256 * 1024 })
-    if (file.endsWith('.gz')) await pipeline(source, createGunzip(), parser, encode, process.stdout, { signal, end: false })
-    else await pipeline(source, parser, encode, process.stdout, { signal, end: false })
+    try {
+      if (file.endsWith('.gz')) await pipeline(source, createGunzip(), parser, encode, process.stdout, { signal, end: false })
+      else await pipeline(source, parser, encode, process.stdout, { signal, end: false })
+    } catch (err) {
+      throw localInputError(file, err)
+    }
     if (o.stats) {
       const s = parser.stats
       const secs = (performance.now() - started) / 1000
@@ -314,13 +336,16 @@ async function main(): Promise<void> {
     await program.parseAsync(process.argv)
   } catch (err) {
     if (signal.aborted && (isAbortError(err) || err === signal.reason)) {
-      process.stderr.write(`careplus: ${(signal.reason as Error).message}\n`)
+      const reason = signal.reason as PipelineError
+      process.stderr.write(`careplus: ${reason.message}\n`)
+      if (wantsJson) process.stdout.write(errorJson(reason.code, reason.message))
       process.exitCode = 130
       return
     }
     const e = err as Error & { code?: string }
-    const line = e instanceof PipelineError || e.name === 'InvalidSizeError' ? e.message : `${e.message}`
-    process.stderr.write(`careplus: ${line.split('\n')[0]}\n`)
+    const line = String(e?.message ?? e).split('\n')[0]!
+    process.stderr.write(`careplus: ${line}\n`)
+    if (wantsJson) process.stdout.write(errorJson(errorCode(e), line))
     if (process.env.LOG_LEVEL === 'debug' && e.stack) process.stderr.write(e.stack + '\n')
     process.exitCode = 1
   }

@@ -24,8 +24,18 @@ function jsonValue(v: unknown): unknown {
 export type QueryFormat = 'table' | 'csv' | 'json'
 
 /**
- * Prints a streamed result chunk by chunk. `table` prints one table per
- * chunk of up to 2,048 rows so a large result never sits in memory whole.
+ * The most rows a `table` shows. A table is sized to its widest cell, so it
+ * is drawn from the whole result at once; past this many rows the rest are
+ * counted, not kept, and the footer says to use csv or json for all of them.
+ */
+export const TABLE_ROW_LIMIT = 10_000
+
+/**
+ * Prints a streamed result. `csv` (a header, then rows) and `json` (one JSON
+ * array, one row object per line) are written chunk by chunk, so a result of
+ * any size streams through in bounded memory. `table` is one table for the
+ * whole result, buffered up to {@link TABLE_ROW_LIMIT} rows, then a
+ * `(N rows)` footer.
  */
 export async function printResult(
   chunks: AsyncIterable<{ columns: string[]; rows: unknown[][] }>,
@@ -34,6 +44,8 @@ export async function printResult(
 ): Promise<number> {
   let count = 0
   let headerDone = false
+  let head: string[] | undefined
+  const shown: string[][] = []
   for await (const { columns, rows } of chunks) {
     if (format === 'csv') {
       await writeOut(out, stringify(rows.map((r) => r.map(cell)), { header: !headerDone, columns }))
@@ -43,14 +55,29 @@ export async function printResult(
         const objects = rows.map((r) => JSON.stringify(Object.fromEntries(columns.map((c, i) => [c, jsonValue(r[i])]))))
         await writeOut(out, (count === 0 ? '[\n' : ',\n') + objects.join(',\n'))
       }
-    } else if (rows.length > 0) {
-      const table = new Table({ head: columns, style: { head: [], border: [] } })
-      for (const r of rows) table.push(r.map(cell))
-      await writeOut(out, table.toString() + '\n')
+    } else {
+      head ??= columns
+      for (const r of rows) {
+        if (shown.length >= TABLE_ROW_LIMIT) break
+        shown.push(r.map(cell))
+      }
     }
     count += rows.length
   }
   if (format === 'json') await writeOut(out, count === 0 ? '[]\n' : '\n]\n')
-  if (format === 'table') await writeOut(out, `(${count} row${count === 1 ? '' : 's'})\n`)
+  if (format === 'table') {
+    if (shown.length > 0) {
+      const table = new Table({ head: head!, style: { head: [], border: [] } })
+      table.push(...shown)
+      await writeOut(out, table.toString() + '\n')
+    }
+    const rowsWord = `${count.toLocaleString('en-US')} row${count === 1 ? '' : 's'}`
+    await writeOut(
+      out,
+      count > shown.length
+        ? `(${rowsWord}; the first ${shown.length.toLocaleString('en-US')} shown: use --format csv or json for all of them)\n`
+        : `(${rowsWord})\n`,
+    )
+  }
   return count
 }

@@ -32,9 +32,14 @@ const SIZE_RE = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$/i
 /**
  * Parse `300MB`, `1GB`, `1.5GiB`, `512k`, `4096` (case-insensitive) into a
  * whole number of bytes, rounded to the nearest byte. Throws
- * {@link InvalidSizeError} (`code: 'ERR_INVALID_SIZE'`) for anything else.
+ * {@link InvalidSizeError} (`code: 'ERR_INVALID_SIZE'`) for anything else,
+ * and for a size under one byte: every caller sizes data to produce, and
+ * "produce nothing" is a mistake, not a request.
  */
 export function parseByteSize(s: string): number {
+  if (typeof s === 'string' && /^\s*-/.test(s)) {
+    throw new InvalidSizeError(`Invalid size ${JSON.stringify(s)}: a size cannot be negative`)
+  }
   const m = typeof s === 'string' ? SIZE_RE.exec(s) : null
   const unit = m ? UNIT_BYTES[(m[2] as string).toLowerCase()] : undefined
   if (!m || unit === undefined) {
@@ -47,5 +52,6 @@ export function parseByteSize(s: string): number {
   if (!Number.isSafeInteger(bytes)) {
     throw new InvalidSizeError(`Invalid size ${JSON.stringify(s)}: ${bytes} bytes is too large`)
   }
+  if (bytes < 1) throw new InvalidSizeError(`Invalid size ${JSON.stringify(s)}: must be at least 1 byte`)
   return bytes
 }

@@ -9,6 +9,7 @@ import { createWriteStream } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
+import { InvalidSizeError } from './byteSize.js'
 import { createPrng, type Prng, type WeightedTable, weightedTable } from './prng.js'
 import {
   apportion,
@@ -417,7 +418,13 @@ export async function generateLogs(options: GenerateLogsOptions): Promise<Genera
   if (signal?.aborted) throw abortError(signal)
 
   const tickets = indexTickets(seed)
-  const totalEvents = sizeBytes === undefined ? events : Math.round(sizeBytes / averageBlockBytes(tickets, seed))
+  const blockBytes = sizeBytes === undefined ? 0 : averageBlockBytes(tickets, seed)
+  const totalEvents = sizeBytes === undefined ? events : Math.round(sizeBytes / blockBytes)
+  if (sizeBytes !== undefined && totalEvents === 0) {
+    throw new InvalidSizeError(
+      `Invalid size: ${sizeBytes} bytes is less than one log block (about ${Math.round(blockBytes)} bytes); give at least ${Math.ceil(blockBytes)} bytes`,
+    )
+  }
   const perDay = apportion(totalEvents, dayWeights(seed, days, tickets.created[0] as number))
 
   await mkdir(outDir, { recursive: true })

@@ -22,7 +22,6 @@ t.test('iB units are powers of 1024', async (t) => {
 
 t.test('plain numbers are bytes; whitespace around is allowed', async (t) => {
   t.equal(parseByteSize('4096'), 4096)
-  t.equal(parseByteSize('0'), 0)
   t.equal(parseByteSize(' 300 MB '), 300_000_000)
   t.equal(parseByteSize('.5k'), 500)
   t.equal(parseByteSize('1.4'), 1, 'rounded to whole bytes')
@@ -33,6 +32,10 @@ t.test('anything else throws ERR_INVALID_SIZE', async (t) => {
     t.throws(() => parseByteSize(bad), { code: 'ERR_INVALID_SIZE', name: 'InvalidSizeError' }, JSON.stringify(bad))
   }
   t.throws(() => parseByteSize('99999999999TB'), { code: 'ERR_INVALID_SIZE' }, 'past Number.MAX_SAFE_INTEGER')
+  for (const none of ['0', '0MB', '0.4', '0.0001k']) {
+    t.throws(() => parseByteSize(none), { code: 'ERR_INVALID_SIZE', message: /must be at least 1 byte$/ }, `${JSON.stringify(none)} is under one byte`)
+  }
+  t.throws(() => parseByteSize('-1MB'), { code: 'ERR_INVALID_SIZE', message: 'Invalid size "-1MB": a size cannot be negative' })
   try {
     parseByteSize('lots')
     t.fail('should throw')

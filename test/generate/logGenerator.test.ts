@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -288,4 +289,8 @@ t.test('bad options are rejected', async (t) => {
   await t.rejects(generateLogs({ outDir: dir, events: -1 }), RangeError)
   await t.rejects(generateLogs({ outDir: dir, seed: 0.5 }), RangeError)
   await t.rejects(generateLogs({ outDir: dir, sizeBytes: Number.NaN }), RangeError)
+  for (const sizeBytes of [0, 100]) {
+    await t.rejects(generateLogs({ outDir: join(dir, 'tiny'), sizeBytes }), { code: 'ERR_INVALID_SIZE', message: /less than one log block/ }, `${sizeBytes} bytes holds no block`)
+  }
+  t.notOk(existsSync(join(dir, 'tiny')), 'a size too small for one block writes nothing')
 })

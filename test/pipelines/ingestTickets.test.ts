@@ -1,11 +1,11 @@
 import t from 'tap'
-import { spawnSync } from 'node:child_process'
 import { loadConfig } from '../../src/config.js'
 import { ingestTickets } from '../../src/pipelines/ingestTickets.js'
 import { seedTickets } from '../../src/sources/ticketSeeder.js'
 import { SUPPORT_TICKETS_DDL } from '../../src/sources/tickets/schema.js'
 import { queryMysql, connectMysql, closeMysql } from '../../src/sources/mysql.js'
-import { awsCliEnv, testRuntime, type TestRuntime } from '../support/runtime.js'
+import { independentS3 } from '../support/independentS3.js'
+import { testRuntime, type TestRuntime } from '../support/runtime.js'
 import { MYSQL, mysqlEnv, testDatabase } from '../support/mysql.js'
 
 const COLS = ['ticket_id', 'created_at', 'resolved_at', 'agent', 'priority', 'num_interactions', 'IssUeCat', 'channel', 'status', 'agent_feedback']
@@ -69,8 +69,10 @@ t.test('incremental: no changes stage nothing; resolutions, new tickets and ties
   t.ok(idle.openTicketsRechecked > 0, `open tickets were rechecked (${idle.openTicketsRechecked})`)
   t.equal(await ledgerRows(), loadsBefore, 'no COPY was recorded')
   t.equal(await bronzeCount(rt), 810)
-  const staged = spawnSync('/usr/bin/aws', ['--endpoint-url', rt.server.endpoint, 's3', 'ls', `s3://${rt.store.bucket}/stage/tickets/${idle.runId}/`], { env: awsCliEnv(), encoding: 'utf8' })
-  t.equal(staged.stdout.trim(), '', 'no staged file for the idle run')
+  const other = independentS3(rt.server.endpoint, rt.store.bucket)
+  const firstKeys = await other.listKeys(`stage/tickets/${first.runId}/`)
+  t.ok(firstKeys.length > 0 && firstKeys.length === first.stagedFiles, `the first run's ${first.stagedFiles} staged files are seen by another client`)
+  t.same(await other.listKeys(`stage/tickets/${idle.runId}/`), [], 'no staged file for the idle run')
 
   // An open ticket from early in the month is resolved in MySQL after it was loaded.
   const [open] = await q("SELECT ticket_id, created_at FROM support_tickets WHERE resolved_at IS NULL ORDER BY created_at LIMIT 1")

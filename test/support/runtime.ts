@@ -45,13 +45,3 @@ export async function testRuntime(t: Test, env: Record<string, string> = {}): Pr
   return rt
 }
 
-/** Environment for running Debian's aws CLI against the embedded server: a client this project did not write. */
-export function awsCliEnv(): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    AWS_ACCESS_KEY_ID: EMBEDDED_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: EMBEDDED_CREDENTIALS.secretAccessKey,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_PAGER: '',
-  }
-}
