@@ -10,8 +10,8 @@
 import { createPrng, type Prng, weightedTable } from './prng.js'
 import type { TicketSourceRow } from '../sources/tickets/schema.js'
 
-/** One planned row of the source table (src/sources/tickets/schema.ts), with what the generator promises about each value. */
-export interface TicketRow extends TicketSourceRow {
+/** One planned row of the source table (src/sources/tickets/schema.ts), with what the generator promises about each value; a source column it does not plan is NULL. */
+export interface TicketRow extends Partial<TicketSourceRow> {
   /** `TCK` + MMDD + per-day sequence in creation order (3 digits, wider past 1,000 a day), e.g. `TCK0701000`. */
   ticket_id: string
   /** `YYYY-MM-DD HH:MM:SS` (UTC, no zone). */
