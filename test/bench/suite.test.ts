@@ -6,7 +6,9 @@ import { generateLogs } from '../../src/generate/logGenerator.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const RUNNER = path.join(ROOT, 'dist/bench/run.js')
-const CASE_NAMES = ['read', 'split2-lines', 'parse', 'parse-csv', 'parse-csv-gzip', 'parse-csv-gzip-1', 'stage-e2e', 'stage-e2e-10x']
+const CASE_NAMES = ['read', 'split2-lines', 'parse', 'parse-csv', 'parse-csv-gzip', 'parse-csv-gzip-1', 'stage-e2e', 'load-1-object', 'get-5000-objects', 'load-5000-objects', 'stage-e2e-10x']
+/** The many-small-objects cases read the input's first blocks (at most ~10 MB), the same ones each. */
+const SLICE_CASES = ['load-1-object', 'get-5000-objects', 'load-5000-objects']
 const CASE_FIELDS = ['name', 'bytes', 'events', 'seconds', 'mb_per_s', 'events_per_s', 'peak_rss_mib']
 
 function bench(home: string, args: string[]) {
@@ -41,11 +43,14 @@ t.test('the compiled suite runs every case on a tiny input and reports JSON only
   // The generator is deterministic: the same size gives the same bytes and events here.
   const one = await generateLogs({ outDir: path.join(home, 'gen-1x'), days: 1, sizeBytes: 200_000 })
   const ten = await generateLogs({ outDir: path.join(home, 'gen-10x'), days: 1, sizeBytes: 2_000_000 })
-  for (const c of out.cases) {
+  for (const c of out.cases.filter((c) => !SLICE_CASES.includes(c.name as string))) {
     const gen = c.name === 'stage-e2e-10x' ? ten : one
     t.equal(c.events, gen.events, `${c.name}: events = the generator's ${gen.events}`)
     t.equal(c.bytes, gen.bytes, `${c.name}: bytes = the file's ${gen.bytes}`)
   }
+  const slices = out.cases.filter((c) => SLICE_CASES.includes(c.name as string))
+  t.ok(slices.every((c) => c.bytes === slices[0]!.bytes && c.events === slices[0]!.events), 'the small-object cases ingest the same bytes and events')
+  t.ok((slices[0]!.bytes as number) > 0 && (slices[0]!.bytes as number) < one.bytes, `a whole-block slice of the input (${slices[0]!.bytes} bytes)`)
 
   const cached = path.join(home, '.careplus/bench-input/200000')
   const manifest = JSON.parse(readFileSync(path.join(cached, 'input.json'), 'utf8')) as { file: string; bytes: number; events: number }
