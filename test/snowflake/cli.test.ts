@@ -82,7 +82,7 @@ t.test('setup --print, the administrator runs it, then setup, upload, ingest, tr
     "STORAGE_AWS_ROLE_ARN = 'arn:aws:iam::123456789012:role/careplus-snowflake-stage'\n  STORAGE_ALLOWED_LOCATIONS = ('s3://careplus/stage/');",
     'GRANT USAGE ON INTEGRATION CAREPLUS_S3 TO ROLE CAREPLUS_ROLE;',
     "CREATE OR REPLACE FILE FORMAT bronze.careplus_csv\n  TYPE = CSV\n  COMPRESSION = GZIP\n  SKIP_HEADER = 1\n  FIELD_OPTIONALLY_ENCLOSED_BY = '\"'\n  EMPTY_FIELD_AS_NULL = TRUE\n  ESCAPE_UNENCLOSED_FIELD = NONE\n  NULL_IF = ();",
-    "CREATE OR REPLACE STAGE bronze.careplus_stage\n  URL = 's3://careplus/stage/'\n  STORAGE_INTEGRATION = careplus_s3\n  FILE_FORMAT = bronze.careplus_csv;",
+    "CREATE OR REPLACE STAGE bronze.careplus_stage\n  URL = 's3://careplus/stage/'\n  STORAGE_INTEGRATION = careplus_s3\n  FILE_FORMAT = (FORMAT_NAME = 'bronze.careplus_csv');",
     'CREATE TABLE IF NOT EXISTS ops.load_ledger (',
   ]) {
     t.ok(printed.stdout.includes(expected), expected.split('\n')[0]!)
@@ -91,7 +91,7 @@ t.test('setup --print, the administrator runs it, then setup, upload, ingest, tr
   // The administrator runs the first part (through snowflake-sdk, as a worksheet would).
   const statements = splitStatements(printed.stdout)
   const adminPart = statements.slice(0, statements.indexOf('USE ROLE CAREPLUS_ROLE'))
-  t.equal(adminPart[0], 'USE ROLE ACCOUNTADMIN')
+  t.equal(adminPart[0], 'USE ROLE USERADMIN', 'the least role first: no blanket ACCOUNTADMIN')
   const admin = await SnowflakeWarehouse.open({ ...snowflakeSettings(sf.cfg), user: SF_ADMIN.user, password: SF_ADMIN.password, privateKeyPath: undefined, role: 'ACCOUNTADMIN' })
   for (const sql of adminPart) await admin.run(sql)
   await admin.close()
