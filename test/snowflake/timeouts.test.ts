@@ -12,11 +12,11 @@ import { openTestWarehouse, snowflakeTestEnv } from '../support/snowflake.js'
 const cancelled = () => new PipelineError('ERR_CANCELLED', 'cancelled by test')
 
 t.test('the session gets STATEMENT_TIMEOUT_IN_SECONDS and LOCK_TIMEOUT from the settings; Snowflake enforces them', async (t) => {
-  const sf = await snowflakeTestEnv(t, { env: { SNOWFLAKE_STATEMENT_TIMEOUT_IN_SECONDS: '1', SNOWFLAKE_LOCK_TIMEOUT: '1' } })
+  const sf = await snowflakeTestEnv(t, { env: { SNOWFLAKE_STATEMENT_TIMEOUT_IN_SECONDS: '3', SNOWFLAKE_LOCK_TIMEOUT: '1' } })
   const wh = await openTestWarehouse(t, sf.cfg)
   await wh.migrate()
   const mine = sf.endpoint.statements.filter((s) => s.session === sf.endpoint.statements.at(-1)!.session).map((s) => s.sql)
-  t.ok(mine.includes('ALTER SESSION SET STATEMENT_TIMEOUT_IN_SECONDS = 1') && mine.includes('ALTER SESSION SET LOCK_TIMEOUT = 1'), 'set at login')
+  t.ok(mine.includes('ALTER SESSION SET STATEMENT_TIMEOUT_IN_SECONDS = 3') && mine.includes('ALTER SESSION SET LOCK_TIMEOUT = 1'), 'set at login')
 
   sf.endpoint.faultOn(/^SELECT 'slow'/, 'stall')
   const err = await wh.query("SELECT 'slow' AS x").then(
@@ -25,7 +25,7 @@ t.test('the session gets STATEMENT_TIMEOUT_IN_SECONDS and LOCK_TIMEOUT from the 
   )
   t.equal(err?.code, 'ERR_SNOWFLAKE_QUERY')
   t.equal(err?.snowflakeCode, '000630')
-  t.match(err?.message, /^Snowflake 000630 \(57014\): Statement reached its statement or warehouse timeout of 1 second\(s\) and was canceled\./)
+  t.match(err?.message, /^Snowflake 000630 \(57014\): Statement reached its statement or warehouse timeout of 3 second\(s\) and was canceled\./)
   t.equal(sf.endpoint.timedOut.length, 1, 'Snowflake cancelled it')
   t.same(await wh.query('SELECT 1 AS one'), [{ one: 1 }], 'the session goes on')
 
