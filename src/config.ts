@@ -89,6 +89,23 @@ export const DEFAULTS = {
   SNOWFLAKE_AWS_ROLE_ARN: undefined as string | undefined,
   /** Unset: https://<account>.snowflakecomputing.com. Set for a private-link or other explicit endpoint URL. */
   SNOWFLAKE_ACCESS_URL: undefined as string | undefined,
+  /**
+   * A login that has not succeeded after this many seconds fails, naming the
+   * account (the driver alone retries an unreachable host for ~149 s).
+   */
+  SNOWFLAKE_LOGIN_TIMEOUT_SECONDS: 15,
+  /** Snowflake cancels a statement running longer (the session's STATEMENT_TIMEOUT_IN_SECONDS; 2 days, Snowflake's default, at most 7). */
+  SNOWFLAKE_STATEMENT_TIMEOUT_IN_SECONDS: 172_800,
+  /** A statement waiting longer for a lock another transaction holds fails (the session's LOCK_TIMEOUT; 12 h, Snowflake's default). */
+  SNOWFLAKE_LOCK_TIMEOUT: 43_200,
+  /** A query result that delivers no row for this many seconds mid-stream fails as a transient error instead of hanging. */
+  SNOWFLAKE_STREAM_IDLE_TIMEOUT_SECONDS: 300,
+  /**
+   * Comma-separated IPv4 addresses or CIDR ranges the service user may log in
+   * from; `careplus setup --print` turns them into a network rule and policy.
+   * Unset: no network policy is printed.
+   */
+  SNOWFLAKE_ALLOWED_IPS: undefined as string | undefined,
 } as const
 
 const prefix = z
@@ -102,6 +119,12 @@ const snowflakeName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]{0,254}$/, 'expec
 const snowflakeQualifiedName = z
   .string()
   .regex(/^([A-Za-z_][A-Za-z0-9_$]{0,254}\.){1,2}[A-Za-z_][A-Za-z0-9_$]{0,254}$/, 'expected a schema-qualified Snowflake name such as bronze.careplus_stage')
+
+/** `a.b.c.d` or `a.b.c.d/n`: what a Snowflake IPV4 network rule takes. */
+function isIpv4Range(v: string): boolean {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(v)
+  return !!m && m.slice(1, 5).every((o) => Number(o) <= 255) && (m[5] === undefined || Number(m[5]) <= 32)
+}
 
 const schema = z.object({
   CAREPLUS_HOME: z.string().min(1),
@@ -157,6 +180,16 @@ const schema = z.object({
   SNOWFLAKE_STORAGE_INTEGRATION: snowflakeName,
   SNOWFLAKE_AWS_ROLE_ARN: z.string().regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:role\/[A-Za-z0-9+=,.@_\/-]+$/, 'expected an IAM role ARN such as arn:aws:iam::123456789012:role/careplus-snowflake').optional(),
   SNOWFLAKE_ACCESS_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+  SNOWFLAKE_LOGIN_TIMEOUT_SECONDS: positiveInt(600),
+  // Snowflake's own ranges: 0 means its maximum (7 days) for statements, "never wait" for locks.
+  SNOWFLAKE_STATEMENT_TIMEOUT_IN_SECONDS: z.coerce.number().int().min(0).max(604_800),
+  SNOWFLAKE_LOCK_TIMEOUT: z.coerce.number().int().min(0).max(604_800),
+  SNOWFLAKE_STREAM_IDLE_TIMEOUT_SECONDS: positiveInt(86_400),
+  SNOWFLAKE_ALLOWED_IPS: z
+    .string()
+    .transform((v) => v.split(',').map((x) => x.trim()).filter((x) => x !== ''))
+    .refine((list) => list.length > 0 && list.every(isIpv4Range), 'expected comma-separated IPv4 addresses or CIDR ranges, e.g. 203.0.113.7,198.51.100.0/24')
+    .optional(),
 })
 
 /** The validated settings, as named in the environment. */

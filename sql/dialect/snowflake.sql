@@ -4,6 +4,11 @@
 -- patterns inside read exactly as they run.
 CREATE SCHEMA IF NOT EXISTS util;
 
+-- Gold is built here, then published with ALTER SCHEMA gold SWAP WITH
+-- gold__build (src/transform/project.ts, layerBuild): Snowflake commits each
+-- CREATE TABLE … AS on its own, so building in place would leave gold mixed.
+CREATE SCHEMA IF NOT EXISTS gold__build;
+
 -- 'YYYY-MM-DD HH:MM:SS' (or 'T' between date and time, up to 6 fractional
 -- digits, surrounding blanks ignored) → TIMESTAMP_NTZ, anything else → NULL.
 -- REGEXP_LIKE matches the whole string and 'AUTO' pins the input format

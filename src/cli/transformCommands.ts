@@ -71,7 +71,12 @@ export function registerTransformCommands(program: Command, ctx: { config: () =>
       let statements: string[]
       try {
         const cfg = ctx.config()
-        statements = compile(o.target, { stage: o.stage ?? cfg.SNOWFLAKE_STAGE, stagePrefix: cfg.S3_STAGE_PREFIX })
+        statements = compile(o.target, {
+          stage: o.stage ?? cfg.SNOWFLAKE_STAGE,
+          stagePrefix: cfg.S3_STAGE_PREFIX,
+          statementTimeoutSeconds: cfg.SNOWFLAKE_STATEMENT_TIMEOUT_IN_SECONDS,
+          lockTimeoutSeconds: cfg.SNOWFLAKE_LOCK_TIMEOUT,
+        })
       } catch (err) {
         if (err instanceof PipelineError) throw err
         throw new PipelineError('ERR_USAGE', (err as Error).message)

@@ -113,7 +113,8 @@ export function snowflakeCopyStatements(
 /** Checks COPY's per-file result rows against the files named; returns the rows loaded. */
 export function copyResult(table: string, stagePrefix: string, files: readonly string[], rows: readonly Row[]): number {
   const perFile = rows.filter((r) => r.file !== undefined && r.file !== null)
-  const failed = perFile.filter((r) => r.status !== 'LOADED')
+  // LOAD_SKIPPED: a file reported as skipped by the load metadata (how fakesnow answers), like one left out of the result.
+  const failed = perFile.filter((r) => r.status !== 'LOADED' && r.status !== 'LOAD_SKIPPED')
   if (failed.length > 0) {
     const f = failed[0]!
     const where = [f.first_error_line != null ? `line ${f.first_error_line}` : '', f.first_error_column_name ? `column ${f.first_error_column_name}` : '']
@@ -125,7 +126,7 @@ export function copyResult(table: string, stagePrefix: string, files: readonly s
       `COPY INTO ${table}: ${String(f.status)} ${String(f.file)}: ${oneLine(String(f.first_error ?? 'no error reported'))}${where ? ` (${where})` : ''}${more}; nothing was committed`,
     )
   }
-  const reported = perFile.map((r) => String(r.file))
+  const reported = perFile.filter((r) => r.status === 'LOADED').map((r) => String(r.file))
   const skipped = files.filter((key) => {
     const rel = key.slice(stagePrefix.length)
     return !reported.some((f) => f === rel || f.endsWith(`/${rel}`))

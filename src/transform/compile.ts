@@ -1,17 +1,21 @@
 /**
  * `careplus compile --target duckdb|snowflake`, like `dbt compile`: every
  * statement the pipeline would send to that engine, in execution order —
- * the bronze/ops DDL, a representative load per bronze table, the dialect
- * functions, then per layer its models (dependency order) and the query that
- * counts each data test's offending rows.
+ * on Snowflake the session settings first, then the bronze/ops DDL, a
+ * representative load per bronze table, the dialect functions, then per
+ * layer its models (dependency order, built and published as the engine
+ * does it: on Snowflake gold in gold__build, then the swap) and the query
+ * that counts each data test's offending rows. The Snowflake gold build is
+ * shown for the daily case, where gold exists (its grants are carried over).
  */
 import { DEFAULTS } from '../config.js'
 import { ddlColumnTypes } from '../load/ddlColumnTypes.js'
 import { duckdbCopyStatement } from '../load/duckdbCopy.js'
 import { exampleLoads } from '../load/exampleLoads.js'
 import { snowflakeCopyStatement } from '../load/snowflakeCopy.js'
+import { sessionStatements } from '../warehouse/snowflakeWarehouse.js'
 import { ddlStatements } from '../warehouse/sqlFiles.js'
-import { dialectStatements, failureCountSql, LAYERS, loadProject, type Engine } from './project.js'
+import { dialectStatements, failureCountSql, LAYERS, layerBuild, loadProject, type Engine } from './project.js'
 
 export interface CompileOptions {
   /** Snowflake stage the loads read from (default SNOWFLAKE_STAGE's default, `bronze.careplus_stage`). */
@@ -20,6 +24,9 @@ export interface CompileOptions {
   stagePrefix?: string
   /** Another project root than the repository's `sql/` (tests). */
   sqlDir?: string
+  /** The Snowflake session's STATEMENT_TIMEOUT_IN_SECONDS and LOCK_TIMEOUT (default: the settings' defaults). */
+  statementTimeoutSeconds?: number
+  lockTimeoutSeconds?: number
 }
 
 /** Where DuckDB reads a downloaded copy of a staged file. */
@@ -42,9 +49,17 @@ export function compile(target: Engine, opts: CompileOptions = {}): string[] {
   const project = loadProject(opts.sqlDir)
   const transforms = LAYERS.flatMap((layer) => {
     const models = project.models.filter((m) => m.layer === layer)
-    return [...models.map((m) => m.sql), ...models.flatMap((m) => m.tests.map(failureCountSql))]
+    const plan = layerBuild(layer, target, models)
+    return [...models.flatMap((m) => plan.build(m, true)), ...plan.publish, ...models.flatMap((m) => m.tests.map(failureCountSql))]
   })
-  return [...ddl, ...loads, ...dialectStatements(target, opts.sqlDir), ...transforms]
+  const session =
+    target === 'snowflake'
+      ? sessionStatements({
+          statementTimeoutSeconds: opts.statementTimeoutSeconds ?? DEFAULTS.SNOWFLAKE_STATEMENT_TIMEOUT_IN_SECONDS,
+          lockTimeoutSeconds: opts.lockTimeoutSeconds ?? DEFAULTS.SNOWFLAKE_LOCK_TIMEOUT,
+        })
+      : []
+  return [...session, ...ddl, ...loads, ...dialectStatements(target, opts.sqlDir), ...transforms]
 }
 
 /** The statements as one text, each followed by `;` and a newline, a blank line between. */

@@ -20,11 +20,17 @@
  * Build order comes from the SQL itself: a model depends on every other model
  * whose `schema.name` appears in its statement (comments and string literals
  * aside).
+ *
+ * How a layer is built and published is the engine's (layerBuild): DuckDB
+ * runs the statements as written inside one transaction; Snowflake, whose
+ * DDL commits on its own, builds gold in `gold__build` and publishes it with
+ * one `ALTER SCHEMA gold SWAP WITH gold__build`.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { PipelineError } from '../errors.js'
 import { splitStatements, sqlDir } from '../warehouse/sqlFiles.js'
+import { GOLD_BUILD_SCHEMA } from '../warehouse/schemas.js'
 
 export type Layer = 'silver' | 'gold'
 export type Engine = 'duckdb' | 'snowflake'
@@ -331,4 +337,64 @@ export function failureCountSql(test: DataTest): string {
 /** The query sent to fetch a few offending rows of a failing test. */
 export function failureSampleSql(test: DataTest, limit: number): string {
   return `SELECT * FROM (\n${test.sql}\n) AS test_rows LIMIT ${Math.max(0, Math.floor(limit))}`
+}
+
+// --- building and publishing a layer --------------------------------------------
+
+
+export interface LayerBuild {
+  /**
+   * The statements that build `model`. `published`: the layer's live
+   * relation of that name exists (its grants are carried over).
+   */
+  build(model: Model, published: boolean): string[]
+  /** Where the built rows are, for counting them before they are published. */
+  relation(model: Model): string
+  /** A query listing the layer's live relations (a lower-case `name` column), when build() needs to know. */
+  publishedSql?: string
+  /** The statements that publish the built layer; none: the build itself is the publication (inside one transaction). */
+  publish: string[]
+}
+
+/**
+ * `schema.name` references to the given models rewritten to another schema,
+ * comments and string literals left alone.
+ */
+export function retargetRelations(sql: string, models: ReadonlySet<string>, schema: string): string {
+  return sql.replace(/'(?:[^']|'')*'|\$\$[\s\S]*?\$\$|--[^\n]*|\/\*[\s\S]*?\*\/|(?<![\w$.])([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_$]*)/g, (whole, s1?: string, n?: string) =>
+    s1 !== undefined && models.has(`${s1.toLowerCase()}.${n!.toLowerCase()}`) ? `${schema}.${n}` : whole,
+  )
+}
+
+/**
+ * How `layer` is built on `engine`:
+ * - DuckDB, and silver everywhere: each model's statement as written (the
+ *   runner wraps the layer in one transaction, atomic on DuckDB; a view
+ *   replaces itself atomically on Snowflake).
+ * - Snowflake gold: every model is built as a TRANSIENT table (derived data
+ *   needs no Fail-safe) in gold__build, reading the other gold models from
+ *   there, then one ALTER SCHEMA … SWAP WITH publishes them all at once; a
+ *   failure before it leaves yesterday's gold whole. Readers keep their
+ *   grants: the build first takes the live table's grants (CREATE … LIKE
+ *   gold.x COPY GRANTS), then the CTAS keeps them (COPY GRANTS), and the
+ *   swap moves tables with their grants.
+ */
+export function layerBuild(layer: Layer, engine: Engine, models: readonly Model[]): LayerBuild {
+  if (engine !== 'snowflake' || layer !== 'gold') {
+    return { build: (m) => [m.sql], relation: (m) => m.name, publish: [] }
+  }
+  const names = new Set(models.filter((m) => m.layer === layer).map((m) => m.name))
+  const built = (m: Model): string => `${GOLD_BUILD_SCHEMA}.${m.name.split('.')[1]}`
+  return {
+    build: (m, published) => {
+      const h = HEADER.exec(m.sql)
+      if (!h) throw modelError(m.file, `expected "CREATE OR REPLACE TABLE ${m.name} AS"`)
+      const body = retargetRelations(m.sql.slice(h[0].length), names, GOLD_BUILD_SCHEMA)
+      const ctas = `CREATE OR REPLACE TRANSIENT TABLE ${built(m)} COPY GRANTS AS${body}`
+      return published ? [`CREATE OR REPLACE TRANSIENT TABLE ${built(m)} LIKE ${m.name} COPY GRANTS`, ctas] : [ctas]
+    },
+    relation: built,
+    publishedSql: `SELECT LOWER(table_name) AS name FROM information_schema.tables WHERE UPPER(table_schema) = '${layer.toUpperCase()}' AND UPPER(table_catalog) = UPPER(CURRENT_DATABASE())`,
+    publish: [`ALTER SCHEMA ${layer} SWAP WITH ${GOLD_BUILD_SCHEMA}`],
+  }
 }

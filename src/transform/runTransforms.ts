@@ -4,18 +4,19 @@
  * its models in dependency order and run its data tests; a failing test
  * stops the run before the next layer.
  *
- * Atomicity: a layer's models are built inside one `warehouse.transaction`,
- * each as `CREATE OR REPLACE VIEW/TABLE … AS`. On DuckDB the whole layer
- * commits or none of it (a failing gold model leaves every previous gold
- * table in place). On Snowflake each DDL statement commits on its own, and
- * `CREATE OR REPLACE TABLE … AS` swaps one table atomically: a reader sees
- * the old table or the new one, never part of one.
+ * Atomicity, per layer (see layerBuild in project.ts): on DuckDB the
+ * layer's models are built inside one `warehouse.transaction`, so the whole
+ * layer commits or none of it. Snowflake commits every DDL statement on its
+ * own, so there gold is built in `gold__build` and published by one
+ * `ALTER SCHEMA gold SWAP WITH gold__build`: a failing gold model leaves
+ * every previous gold table in place on both engines. Silver views replace
+ * themselves one by one on Snowflake, each atomically.
  */
 import { isAbortError, PipelineError } from '../errors.js'
 import { newRunId } from '../runId.js'
 import { withQueryTag } from '../warehouse/queryTag.js'
 import type { Row, Warehouse, WarehouseTx } from '../warehouse/warehouse.js'
-import { dialectStatements, failureCountSql, failureSampleSql, LAYERS, loadProject, type DataTest, type Layer, type Model } from './project.js'
+import { dialectStatements, failureCountSql, failureSampleSql, LAYERS, layerBuild, loadProject, type DataTest, type Layer, type Model } from './project.js'
 
 export type { Layer } from './project.js'
 
@@ -90,12 +91,12 @@ export function describeFailures(results: readonly TestResult[]): string {
 async function runTest(q: Pick<WarehouseTx, 'query'>, test: DataTest, signal?: AbortSignal): Promise<TestResult> {
   signal?.throwIfAborted()
   try {
-    const [row] = await q.query(failureCountSql(test))
+    const [row] = await q.query(failureCountSql(test), undefined, signal)
     const failures = Number(row?.failures ?? 0)
     let sample: Row[] = []
     if (failures > 0) {
       signal?.throwIfAborted()
-      sample = await q.query(failureSampleSql(test, SAMPLE_ROWS))
+      sample = await q.query(failureSampleSql(test, SAMPLE_ROWS), undefined, signal)
     }
     return {
       test: test.name,
@@ -133,7 +134,7 @@ export async function installDialect(warehouse: Warehouse, signal?: AbortSignal,
     for (const sql of statements) {
       signal?.throwIfAborted()
       try {
-        await tx.run(sql)
+        await tx.run(sql, undefined, signal)
       } catch (err) {
         throw wrap(err, 'ERR_MODEL', `sql/dialect/${warehouse.engine}.sql`, signal)
       }
@@ -174,16 +175,18 @@ async function runTransformsNow(opts: TransformOptions): Promise<TransformSummar
 
   for (const layer of layers) {
     const models = project.models.filter((m) => m.layer === layer)
+    const plan = layerBuild(layer, warehouse.engine, models)
     const timings: ModelTiming[] = []
-    await warehouse.transaction(async (tx) => {
+    const build = async (q: Pick<WarehouseTx, 'run' | 'query'>): Promise<void> => {
+      const published = plan.publishedSql ? new Set((await q.query(plan.publishedSql, undefined, signal)).map((r) => `${layer}.${String(r.name)}`)) : new Set<string>()
       for (const model of models) {
         signal?.throwIfAborted()
         const t0 = process.hrtime.bigint()
         try {
-          await tx.run(model.sql)
+          for (const sql of plan.build(model, published.has(model.name))) await q.run(sql, undefined, signal)
           const timing: ModelTiming = { model: model.name, layer, seconds: 0 }
           if (model.kind === 'table') {
-            const [row] = await tx.query(`SELECT COUNT(*) AS n FROM ${model.name}`)
+            const [row] = await q.query(`SELECT COUNT(*) AS n FROM ${plan.relation(model)}`, undefined, signal)
             timing.rows = Number(row?.n ?? 0)
           }
           timing.seconds = elapsed(t0)
@@ -194,7 +197,21 @@ async function runTransformsNow(opts: TransformOptions): Promise<TransformSummar
         }
       }
       signal?.throwIfAborted()
-    })
+    }
+    if (plan.publish.length === 0) {
+      await warehouse.transaction(build)
+    } else {
+      // Built beside the live layer (each DDL statement commits on its own), then published in one statement.
+      await build(warehouse)
+      for (const sql of plan.publish) {
+        signal?.throwIfAborted()
+        try {
+          await warehouse.run(sql, undefined, signal)
+        } catch (err) {
+          throw wrap(err, 'ERR_MODEL', `publishing ${layer}`, signal)
+        }
+      }
+    }
     summary.models.push(...timings)
 
     const results = await runLayerTests(warehouse, models, signal, onEvent)

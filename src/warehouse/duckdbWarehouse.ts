@@ -63,20 +63,20 @@ export class DuckDbWarehouse implements Warehouse {
     })
   }
 
-  run(sql: string, params?: readonly unknown[]): Promise<number> {
-    return this.exclusive(() => this.runNow(sql, params))
+  run(sql: string, params?: readonly unknown[], signal?: AbortSignal): Promise<number> {
+    return this.exclusive(() => this.runNow(sql, params, signal))
   }
 
-  query(sql: string, params?: readonly unknown[]): Promise<Row[]> {
-    return this.exclusive(() => this.queryNow(sql, params))
+  query(sql: string, params?: readonly unknown[], signal?: AbortSignal): Promise<Row[]> {
+    return this.exclusive(() => this.queryNow(sql, params, signal))
   }
 
   transaction<T>(fn: (tx: WarehouseTx) => Promise<T>): Promise<T> {
     return this.exclusive(async () => {
       await this.conn.run('BEGIN TRANSACTION')
       const tx: WarehouseTx = {
-        run: (sql, params) => this.runNow(sql, params),
-        query: (sql, params) => this.queryNow(sql, params),
+        run: (sql, params, signal) => this.runNow(sql, params, signal),
+        query: (sql, params, signal) => this.queryNow(sql, params, signal),
         copyFromStage: (spec, signal) => this.copyNow(spec, signal),
       }
       try {
@@ -90,20 +90,25 @@ export class DuckDbWarehouse implements Warehouse {
     })
   }
 
-  async *stream(sql: string): AsyncIterable<{ columns: string[]; rows: unknown[][] }> {
+  async *stream(sql: string, signal?: AbortSignal): AsyncIterable<{ columns: string[]; rows: unknown[][] }> {
     // Holding the queue for the whole iteration keeps other statements off the connection.
     let release!: () => void
     const held = new Promise<void>((r) => (release = r))
     await new Promise<void>((entered) => void this.exclusive(() => (entered(), held)))
+    const stop = this.interruptOn(signal)
     try {
+      signal?.throwIfAborted()
       const result = await this.conn.stream(sql)
       const columns = result.columnNames()
       for await (const rows of result.yieldRowsJs()) {
+        signal?.throwIfAborted()
         yield { columns, rows: rows.map((r) => r.map(plainValue)) }
       }
     } catch (err) {
+      if (signal?.aborted) throw signal.reason
       throw new PipelineError('ERR_QUERY', (err as Error).message.split('\n')[0]!, { cause: err })
     } finally {
+      stop()
       release()
     }
   }
@@ -115,14 +120,42 @@ export class DuckDbWarehouse implements Warehouse {
     })
   }
 
-  private async runNow(sql: string, params?: readonly unknown[]): Promise<number> {
-    const res = await this.conn.run(sql, params as DuckDBValue[] | undefined)
-    return res.rowsChanged
+  /**
+   * While the returned function is not called, an abort of `signal`
+   * interrupts what the connection runs (DuckDB's interrupt(): the running
+   * statement fails with "INTERRUPT Error"). Statements are serialised, so
+   * it is always the caller's.
+   */
+  private interruptOn(signal: AbortSignal | undefined): () => void {
+    if (!signal) return () => {}
+    const onAbort = (): void => this.conn.interrupt()
+    signal.addEventListener('abort', onAbort, { once: true })
+    return () => signal.removeEventListener('abort', onAbort)
   }
 
-  private async queryNow(sql: string, params?: readonly unknown[]): Promise<Row[]> {
-    const reader = await this.conn.runAndReadAll(sql, params as DuckDBValue[] | undefined)
-    return reader.getRowObjectsJS().map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, plainValue(v)])))
+  /** Runs `fn` interruptible by `signal`; an abort rejects with the signal's reason, not DuckDB's error. */
+  private async interruptible<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    signal?.throwIfAborted()
+    const stop = this.interruptOn(signal)
+    try {
+      return await fn()
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason
+      throw err
+    } finally {
+      stop()
+    }
+  }
+
+  private runNow(sql: string, params?: readonly unknown[], signal?: AbortSignal): Promise<number> {
+    return this.interruptible(signal, async () => (await this.conn.run(sql, params as DuckDBValue[] | undefined)).rowsChanged)
+  }
+
+  private queryNow(sql: string, params?: readonly unknown[], signal?: AbortSignal): Promise<Row[]> {
+    return this.interruptible(signal, async () => {
+      const reader = await this.conn.runAndReadAll(sql, params as DuckDBValue[] | undefined)
+      return reader.getRowObjectsJS().map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, plainValue(v)])))
+    })
   }
 
   private async tableColumns(table: string): Promise<Map<string, string>> {
@@ -154,7 +187,7 @@ export class DuckDbWarehouse implements Warehouse {
       // Built (and its identifiers checked) before anything is downloaded.
       const { sql, params } = duckdbCopyStatement(spec, local, types)
       for (const [i, key] of spec.files.entries()) await this.stage.download(key, local[i]!, signal)
-      return await this.runNow(sql, params)
+      return await this.runNow(sql, params, signal)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

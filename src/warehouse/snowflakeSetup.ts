@@ -2,13 +2,17 @@
  * The one-time Snowflake setup, generated from the configuration (the
  * seed's "Set Up Snowflake" section, made complete and correct):
  *
- * - the administrator's part (ACCOUNTADMIN): a warehouse, the database, the
- *   pipeline's role and what it may do, a service user that logs in with a
- *   key pair, and the storage integration through which Snowflake reads the
- *   S3 stage prefix;
+ * - the administrator's part, each step with the least role that can do it
+ *   (Snowflake's system roles): USERADMIN creates the pipeline's role and
+ *   its service user (key-pair login), SYSADMIN the warehouse and the
+ *   database and grants them to the role, SECURITYADMIN the network policy
+ *   that limits the user to SNOWFLAKE_ALLOWED_IPS, and ACCOUNTADMIN only the
+ *   storage integration through which Snowflake reads the S3 stage prefix
+ *   (printed with the IAM permissions and trust policies AWS needs);
  * - the pipeline's part, which `careplus setup` runs as the configured user
- *   and role (which then own what they create): the schemas, the CSV file
- *   format, the external stage, and the bronze/ops tables.
+ *   and role (which then own what they create): the session settings every
+ *   pipeline session starts with, the schemas, the CSV file format, the
+ *   external stage, and the bronze/ops tables.
  */
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -16,9 +20,10 @@ import type { Config } from '../config.js'
 import { PipelineError } from '../errors.js'
 import { newRunId } from '../runId.js'
 import { snowflakeLiteral, SNOWFLAKE_CSV_FORMAT } from '../load/snowflakeCopy.js'
+import { GOLD_BUILD_SCHEMA } from './schemas.js'
 import { withQueryTag } from './queryTag.js'
 import { ddlStatements } from './sqlFiles.js'
-import { SnowflakeWarehouse, snowflakeSettings } from './snowflakeWarehouse.js'
+import { SnowflakeWarehouse, sessionStatements, snowflakeSettings } from './snowflakeWarehouse.js'
 
 export interface SetupStatement {
   /** Comment lines printed above the statement. */
@@ -27,9 +32,9 @@ export interface SetupStatement {
 }
 
 export interface SnowflakeSetup {
-  /** Run once by an administrator (ACCOUNTADMIN). */
+  /** Run once by an administrator (USERADMIN, SYSADMIN, SECURITYADMIN, ACCOUNTADMIN in turn). */
   admin: SetupStatement[]
-  /** Run by `careplus setup` as the pipeline's user and role (USE statements aside: its session has them). */
+  /** Run by `careplus setup` as the pipeline's user and role (USE and ALTER SESSION aside: its session has them). */
   pipeline: SetupStatement[]
 }
 
@@ -69,6 +74,48 @@ export function publicKeyOf(privateKeyPath: string, passphrase?: string): { body
   return { body: der.toString('base64'), fingerprint: `SHA256:${createHash('sha256').update(der).digest('base64')}` }
 }
 
+/**
+ * The IAM permissions policy of the role the integration assumes: read the
+ * stage prefix, list the bucket under it. Snowflake only reads (COPY, LIST):
+ * no PutObject or DeleteObject.
+ */
+export function iamPermissionsPolicy(cfg: Pick<Config, 'S3_BUCKET' | 'S3_STAGE_PREFIX'>): string {
+  stageUrl(cfg)
+  const bucket = cfg.S3_BUCKET!
+  const prefix = cfg.S3_STAGE_PREFIX
+  return JSON.stringify(
+    {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion'], Resource: `arn:aws:s3:::${bucket}/${prefix}*` },
+        { Effect: 'Allow', Action: 's3:ListBucket', Resource: `arn:aws:s3:::${bucket}`, Condition: { StringLike: { 's3:prefix': [`${prefix}*`] } } },
+        { Effect: 'Allow', Action: 's3:GetBucketLocation', Resource: `arn:aws:s3:::${bucket}` },
+      ],
+    },
+    null,
+    2,
+  )
+}
+
+/** The role's trust policy: Snowflake's IAM user may assume it with the integration's external id (both from DESC INTEGRATION). */
+export function iamTrustPolicy(): string {
+  return JSON.stringify(
+    {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: '<STORAGE_AWS_IAM_USER_ARN>' },
+          Action: 'sts:AssumeRole',
+          Condition: { StringEquals: { 'sts:ExternalId': '<STORAGE_AWS_EXTERNAL_ID>' } },
+        },
+      ],
+    },
+    null,
+    2,
+  )
+}
+
 export function snowflakeSetup(cfg: Config): SnowflakeSetup {
   const wh = ident(cfg.SNOWFLAKE_WAREHOUSE)
   const db = ident(cfg.SNOWFLAKE_DATABASE)
@@ -79,23 +126,39 @@ export function snowflakeSetup(cfg: Config): SnowflakeSetup {
   const roleArn = cfg.SNOWFLAKE_AWS_ROLE_ARN ?? 'arn:aws:iam::<aws-account-id>:role/<role Snowflake assumes to read the stage>'
   const key = cfg.SNOWFLAKE_PRIVATE_KEY_PATH ? publicKeyOf(cfg.SNOWFLAKE_PRIVATE_KEY_PATH, cfg.SNOWFLAKE_PRIVATE_KEY_PASSPHRASE) : undefined
 
+  const network = networkStatements(cfg, { user, db })
   const admin: SetupStatement[] = [
-    { comment: 'Run as ACCOUNTADMIN (it creates a warehouse, a database, a role, a user and an integration).', sql: 'USE ROLE ACCOUNTADMIN' },
     {
-      comment: 'Compute: the smallest warehouse, suspended after a minute idle, resumed by the first query.',
+      comment: "Each step runs with the least role that can do it. USERADMIN: the pipeline's role (under SYSADMIN, like every custom role) and its user.",
+      sql: 'USE ROLE USERADMIN',
+    },
+    { sql: `CREATE ROLE IF NOT EXISTS ${role}` },
+    { sql: `GRANT ROLE ${role} TO ROLE SYSADMIN` },
+    ...userStatements(cfg, { user, role, wh, db, key }),
+    { sql: `GRANT ROLE ${role} TO USER ${user}` },
+    { comment: 'SYSADMIN: compute and the database, and what the role may do with them.', sql: 'USE ROLE SYSADMIN' },
+    {
+      comment: 'The smallest warehouse, suspended after a minute idle, resumed by the first query.',
       sql: `CREATE WAREHOUSE IF NOT EXISTS ${wh}\n  WAREHOUSE_SIZE = 'XSMALL'\n  AUTO_SUSPEND = 60\n  AUTO_RESUME = TRUE\n  INITIALLY_SUSPENDED = TRUE`,
     },
     { comment: 'The database; the pipeline creates its schemas in it (and so owns them).', sql: `CREATE DATABASE IF NOT EXISTS ${db}` },
-    { comment: "The pipeline's role, under SYSADMIN like every custom role.", sql: `CREATE ROLE IF NOT EXISTS ${role}` },
-    { sql: `GRANT ROLE ${role} TO ROLE SYSADMIN` },
     { sql: `GRANT USAGE ON WAREHOUSE ${wh} TO ROLE ${role}` },
     { sql: `GRANT USAGE, CREATE SCHEMA ON DATABASE ${db} TO ROLE ${role}` },
-    ...userStatements(cfg, { user, role, wh, db, key }),
-    { sql: `GRANT ROLE ${role} TO USER ${user}` },
+    ...network,
     {
       comment:
-        `S3 access for the stage: Snowflake assumes ${cfg.SNOWFLAKE_AWS_ROLE_ARN ? 'this IAM role' : 'an IAM role (set SNOWFLAKE_AWS_ROLE_ARN)'}, limited to the stage prefix.\n` +
-        "Then DESC the integration and add its STORAGE_AWS_IAM_USER_ARN and STORAGE_AWS_EXTERNAL_ID to the role's trust policy.",
+        (network.length === 0
+          ? `No network policy: ${user} may log in from any address. Set SNOWFLAKE_ALLOWED_IPS (the pipeline's egress\n` +
+            'addresses) to have this script restrict it with a network rule and policy.\n\n'
+          : '') +
+        `ACCOUNTADMIN, for the storage integration alone: S3 access for the stage. Snowflake assumes ${cfg.SNOWFLAKE_AWS_ROLE_ARN ? 'this IAM role' : 'an IAM role (set SNOWFLAKE_AWS_ROLE_ARN)'}, limited to the stage prefix.\n` +
+        'The IAM role needs this permissions policy (read the stage prefix, nothing else):\n' +
+        iamPermissionsPolicy(cfg) +
+        "\nand, once DESC INTEGRATION below shows STORAGE_AWS_IAM_USER_ARN and STORAGE_AWS_EXTERNAL_ID, this trust policy:\n" +
+        iamTrustPolicy(),
+      sql: 'USE ROLE ACCOUNTADMIN',
+    },
+    {
       sql:
         `CREATE STORAGE INTEGRATION IF NOT EXISTS ${integration}\n  TYPE = EXTERNAL_STAGE\n  STORAGE_PROVIDER = 'S3'\n  ENABLED = TRUE\n` +
         `  STORAGE_AWS_ROLE_ARN = ${snowflakeLiteral(roleArn)}\n  STORAGE_ALLOWED_LOCATIONS = (${snowflakeLiteral(url)})`,
@@ -108,13 +171,28 @@ export function snowflakeSetup(cfg: Config): SnowflakeSetup {
   const format = fileFormatName(stage)
   // The schemas come from sql/ddl like the tables, ahead of the stage that lives in one of them; util holds the dialect's functions.
   const ddl = ddlStatements()
-  const schemas = [...ddl.filter(isCreateSchema), 'CREATE SCHEMA IF NOT EXISTS util']
+  const schemas = [...ddl.filter(isCreateSchema), 'CREATE SCHEMA IF NOT EXISTS util', `CREATE SCHEMA IF NOT EXISTS ${GOLD_BUILD_SCHEMA}`]
+  const session = sessionStatements({ statementTimeoutSeconds: cfg.SNOWFLAKE_STATEMENT_TIMEOUT_IN_SECONDS, lockTimeoutSeconds: cfg.SNOWFLAKE_LOCK_TIMEOUT })
   const pipeline: SetupStatement[] = [
     { comment: `As the pipeline (what \`careplus setup\` runs, connected as ${user}).`, sql: `USE ROLE ${role}` },
     { sql: `USE WAREHOUSE ${wh}` },
     { sql: `USE DATABASE ${db}` },
+    ...session.map((sql, i): SetupStatement => ({
+      comment:
+        i === 0
+          ? 'The settings every pipeline session starts with (the pipeline sets them at login): TIMESTAMP columns are\n' +
+            'TIMESTAMP_NTZ in UTC, text is read as timestamps and dates by AUTO detection whatever the account says, and\n' +
+            'statements and lock waits are bounded (SNOWFLAKE_STATEMENT_TIMEOUT_IN_SECONDS, SNOWFLAKE_LOCK_TIMEOUT).'
+          : undefined,
+      sql,
+    })),
     ...schemas.map((sql, i): SetupStatement => ({
-      comment: i === 0 ? 'The medallion layers, the pipeline\'s own state (ops) and the dialect\'s helper functions (util).' : undefined,
+      comment:
+        i === 0
+          ? "The medallion layers, the pipeline's own state (ops), the dialect's helper functions (util) and the schema gold is\n" +
+            `built in before one ALTER SCHEMA gold SWAP WITH ${GOLD_BUILD_SCHEMA} publishes it. The swap moves schema grants with\n` +
+            `the schemas: grant readers USAGE and SELECT ON FUTURE TABLES on both GOLD and ${GOLD_BUILD_SCHEMA.toUpperCase()}.`
+          : undefined,
       sql,
     })),
     {
@@ -123,11 +201,36 @@ export function snowflakeSetup(cfg: Config): SnowflakeSetup {
     },
     {
       comment: `The external stage over the stage prefix: COPY reads @${stage}/<key below ${cfg.S3_STAGE_PREFIX || '(the bucket root)'}>.`,
-      sql: `CREATE OR REPLACE STAGE ${stage}\n  URL = ${snowflakeLiteral(url)}\n  STORAGE_INTEGRATION = ${cfg.SNOWFLAKE_STORAGE_INTEGRATION}\n  FILE_FORMAT = ${format}`,
+      sql: `CREATE OR REPLACE STAGE ${stage}\n  URL = ${snowflakeLiteral(url)}\n  STORAGE_INTEGRATION = ${cfg.SNOWFLAKE_STORAGE_INTEGRATION}\n  FILE_FORMAT = (FORMAT_NAME = ${snowflakeLiteral(format)})`,
     },
     ...ddl.filter((sql) => !isCreateSchema(sql)).map((sql, i): SetupStatement => ({ comment: i === 0 ? 'The bronze and ops tables (sql/ddl; also run by every load when missing).' : undefined, sql })),
   ]
   return { admin, pipeline }
+}
+
+/**
+ * SECURITYADMIN's network policy for the service user, from
+ * SNOWFLAKE_ALLOWED_IPS: a network rule (a schema object, so SYSADMIN first
+ * gives SECURITYADMIN a schema to create it in), the policy allowing it, and
+ * the policy set on the user. Unset: a comment saying how to add one.
+ */
+function networkStatements(cfg: Config, n: { user: string; db: string }): SetupStatement[] {
+  const ips = cfg.SNOWFLAKE_ALLOWED_IPS
+  if (!ips || ips.length === 0) return []
+  const schema = `${n.db}.NETWORK`
+  const rule = `${schema}.CAREPLUS_ALLOWED_IPS`
+  const policy = 'CAREPLUS_NETWORK_POLICY'
+  return [
+    { comment: 'A schema for the network rule, where SECURITYADMIN may create it.', sql: `CREATE SCHEMA IF NOT EXISTS ${schema}` },
+    { sql: `GRANT USAGE ON DATABASE ${n.db} TO ROLE SECURITYADMIN` },
+    { sql: `GRANT USAGE, CREATE NETWORK RULE ON SCHEMA ${schema} TO ROLE SECURITYADMIN` },
+    { comment: `SECURITYADMIN: ${n.user} may log in only from SNOWFLAKE_ALLOWED_IPS.`, sql: 'USE ROLE SECURITYADMIN' },
+    {
+      sql: `CREATE NETWORK RULE IF NOT EXISTS ${rule}\n  TYPE = IPV4\n  MODE = INGRESS\n  VALUE_LIST = (${ips.map(snowflakeLiteral).join(', ')})`,
+    },
+    { sql: `CREATE NETWORK POLICY IF NOT EXISTS ${policy}\n  ALLOWED_NETWORK_RULE_LIST = (${snowflakeLiteral(rule)})` },
+    { sql: `ALTER USER ${n.user} SET NETWORK_POLICY = ${policy}` },
+  ]
 }
 
 /** The pipeline's user: a key-pair service user; with password authentication configured, a legacy one. */
@@ -189,8 +292,8 @@ export async function runSnowflakeSetup(cfg: Config, opts: { signal?: AbortSigna
   try {
     await withQueryTag({ run_id: newRunId(), task: 'setup' }, async () => {
       for (const s of setup.pipeline) {
-        // The session already has the configured role, warehouse and database.
-        if (/^USE\s/i.test(s.sql)) continue
+        // The session already has the configured role, warehouse and database, and the session settings.
+        if (/^(USE|ALTER\s+SESSION)\s/i.test(s.sql)) continue
         opts.signal?.throwIfAborted()
         const what = s.sql.split('\n')[0]!
         try {

@@ -27,10 +27,16 @@ export interface CopySpec {
   force?: boolean
 }
 
+/**
+ * Every statement takes an optional abort signal: an abort cancels the
+ * statement in the engine (Snowflake's abort-request, DuckDB's interrupt) and
+ * rejects with the signal's reason. A statement queued behind others is not
+ * sent at all once its signal is aborted.
+ */
 export interface WarehouseTx {
   /** Runs one statement; returns the rows it changed. */
-  run(sql: string, params?: readonly unknown[]): Promise<number>
-  query(sql: string, params?: readonly unknown[]): Promise<Row[]>
+  run(sql: string, params?: readonly unknown[], signal?: AbortSignal): Promise<number>
+  query(sql: string, params?: readonly unknown[], signal?: AbortSignal): Promise<Row[]>
   /** COPY staged CSV files into a table; returns the rows loaded. */
   copyFromStage(spec: CopySpec, signal?: AbortSignal): Promise<number>
 }
@@ -42,7 +48,7 @@ export interface Warehouse extends Omit<WarehouseTx, 'copyFromStage'> {
   /** Runs `fn` in one transaction: all of it commits, or none of it. */
   transaction<T>(fn: (tx: WarehouseTx) => Promise<T>): Promise<T>
   /** Streams a query's rows in chunks (never the whole result in memory). */
-  stream(sql: string): AsyncIterable<{ columns: string[]; rows: unknown[][] }>
+  stream(sql: string, signal?: AbortSignal): AsyncIterable<{ columns: string[]; rows: unknown[][] }>
   close(): Promise<void>
 }
 

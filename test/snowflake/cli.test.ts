@@ -82,7 +82,7 @@ t.test('setup --print, the administrator runs it, then setup, upload, ingest, tr
     "STORAGE_AWS_ROLE_ARN = 'arn:aws:iam::123456789012:role/careplus-snowflake-stage'\n  STORAGE_ALLOWED_LOCATIONS = ('s3://careplus/stage/');",
     'GRANT USAGE ON INTEGRATION CAREPLUS_S3 TO ROLE CAREPLUS_ROLE;',
     "CREATE OR REPLACE FILE FORMAT bronze.careplus_csv\n  TYPE = CSV\n  COMPRESSION = GZIP\n  SKIP_HEADER = 1\n  FIELD_OPTIONALLY_ENCLOSED_BY = '\"'\n  EMPTY_FIELD_AS_NULL = TRUE\n  ESCAPE_UNENCLOSED_FIELD = NONE\n  NULL_IF = ();",
-    "CREATE OR REPLACE STAGE bronze.careplus_stage\n  URL = 's3://careplus/stage/'\n  STORAGE_INTEGRATION = careplus_s3\n  FILE_FORMAT = bronze.careplus_csv;",
+    "CREATE OR REPLACE STAGE bronze.careplus_stage\n  URL = 's3://careplus/stage/'\n  STORAGE_INTEGRATION = careplus_s3\n  FILE_FORMAT = (FORMAT_NAME = 'bronze.careplus_csv');",
     'CREATE TABLE IF NOT EXISTS ops.load_ledger (',
   ]) {
     t.ok(printed.stdout.includes(expected), expected.split('\n')[0]!)
@@ -91,7 +91,7 @@ t.test('setup --print, the administrator runs it, then setup, upload, ingest, tr
   // The administrator runs the first part (through snowflake-sdk, as a worksheet would).
   const statements = splitStatements(printed.stdout)
   const adminPart = statements.slice(0, statements.indexOf('USE ROLE CAREPLUS_ROLE'))
-  t.equal(adminPart[0], 'USE ROLE ACCOUNTADMIN')
+  t.equal(adminPart[0], 'USE ROLE USERADMIN', 'the least role first: no blanket ACCOUNTADMIN')
   const admin = await SnowflakeWarehouse.open({ ...snowflakeSettings(sf.cfg), user: SF_ADMIN.user, password: SF_ADMIN.password, privateKeyPath: undefined, role: 'ACCOUNTADMIN' })
   for (const sql of adminPart) await admin.run(sql)
   await admin.close()
@@ -141,4 +141,26 @@ t.test('a wrong password: one clear line and a non-zero exit, the password never
   t.equal(r.stdout, '')
   t.notMatch(r.stderr + r.stdout, /Wr0ng-Passw0rd/)
   t.match(sf.endpoint.logins.at(-1), { user: 'careplus_svc', authenticator: 'SNOWFLAKE', ok: false, code: '390100' })
+})
+
+t.test('compile --target snowflake shows the session settings, the gold build in gold__build (transient, grants kept) and the swap', async (t) => {
+  const dir = t.testdir()
+  const r = await careplus(dir, { SNOWFLAKE_STATEMENT_TIMEOUT_IN_SECONDS: '7200', SNOWFLAKE_LOCK_TIMEOUT: '900' }, ['compile', '--target', 'snowflake'])
+  t.equal(r.status, 0, r.stderr)
+  const statements = splitStatements(r.stdout)
+  t.same(statements.slice(0, 7), [
+    "ALTER SESSION SET TIMEZONE = 'UTC'",
+    "ALTER SESSION SET TIMESTAMP_TYPE_MAPPING = 'TIMESTAMP_NTZ'",
+    "ALTER SESSION SET TIMESTAMP_INPUT_FORMAT = 'AUTO'",
+    "ALTER SESSION SET DATE_INPUT_FORMAT = 'AUTO'",
+    "ALTER SESSION SET TIMESTAMP_NTZ_OUTPUT_FORMAT = 'YYYY-MM-DD HH24:MI:SS.FF3'",
+    'ALTER SESSION SET STATEMENT_TIMEOUT_IN_SECONDS = 7200',
+    'ALTER SESSION SET LOCK_TIMEOUT = 900',
+  ], 'the session settings first, timeouts from the settings')
+  for (const m of ['fct_logs', 'fct_tickets', 'fct_ticket_log_summary']) {
+    t.ok(statements.includes(`CREATE OR REPLACE TRANSIENT TABLE gold__build.${m} LIKE gold.${m} COPY GRANTS`), `${m}: the live table's grants first`)
+    t.ok(statements.some((s) => s.startsWith(`CREATE OR REPLACE TRANSIENT TABLE gold__build.${m} COPY GRANTS AS\nSELECT`) || s.startsWith(`CREATE OR REPLACE TRANSIENT TABLE gold__build.${m} COPY GRANTS AS\nWITH`)), `${m}: built transient in gold__build`)
+  }
+  t.equal(statements.filter((s) => s === 'ALTER SCHEMA gold SWAP WITH gold__build').length, 1, 'one swap')
+  t.notOk(statements.some((s) => /^CREATE OR REPLACE (TRANSIENT )?TABLE gold\./.test(s)), 'nothing built in gold itself')
 })

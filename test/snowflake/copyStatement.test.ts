@@ -69,4 +69,9 @@ t.test("COPY's per-file result: loaded rows, the first error of a failed file, f
     message: /skipped 1 of 2 staged files as already loaded \(its load metadata\), e\.g\. stage\/t\/b\.csv\.gz/,
   })
   t.throws(() => copyResult('bronze.tickets', 'stage/', files, [{ status: 'Copy executed with 0 files processed.' }]), { code: 'ERR_LOAD_SKIPPED', message: /skipped 2 of 2/ })
+  t.throws(
+    () => copyResult('bronze.tickets', 'stage/', files, [row('s3://bkt/stage/t/a.csv.gz', 'LOADED', 3), row('s3://bkt/stage/t/b.csv.gz', 'LOAD_SKIPPED', 0, { first_error: 'File was loaded before.' })]),
+    { code: 'ERR_LOAD_SKIPPED', message: /skipped 1 of 2 staged files as already loaded \(its load metadata\), e\.g\. stage\/t\/b\.csv\.gz/ },
+    'a LOAD_SKIPPED row (fakesnow) is a skipped file, not a failed one',
+  )
 })

@@ -33,11 +33,12 @@
  * the client cancels it (abort-request), which fails it as Snowflake does.
  */
 import http from 'node:http'
-import type { Socket } from 'node:net'
+import net, { type Socket } from 'node:net'
 import { createHash, createPublicKey, randomBytes, randomUUID, verify } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { gunzipSync } from 'node:zlib'
+import { gunzipSync, gzipSync } from 'node:zlib'
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
+import { FORMAT_DEFAULTS, FORMAT_PARAMETERS, UnsupportedFormat, copyParse, rewriteCasts, sessionMacros } from './snowflakeFormats.js'
 import {
   DuckDBConnection,
   DuckDBInstance,
@@ -68,11 +69,31 @@ export interface SnowflakeEndpointOptions {
   databases?: string[]
   /** A statement still running after this answers "in progress" and the client polls (Snowflake: ~45 s). */
   asyncAfterMs?: number
+  /**
+   * Account-level parameters (ALTER ACCOUNT SET …), the defaults every new
+   * session starts with: TIMESTAMP_INPUT_FORMAT, TIMESTAMP_NTZ_OUTPUT_FORMAT,
+   * STATEMENT_TIMEOUT_IN_SECONDS, LOCK_TIMEOUT, …
+   */
+  accountParameters?: Record<string, string>
+  /**
+   * Rows per result chunk. A larger result answers with the first chunk
+   * inline and the others as `chunks` URLs the driver downloads (Snowflake
+   * puts them on cloud storage, encrypted with the `qrmk`), as it does.
+   */
+  resultChunkRows?: number
+  /**
+   * How a COPY reports a file its load metadata skips: `omit` leaves it out
+   * of the per-file result (what Snowflake returns), `row` answers a
+   * LOAD_SKIPPED row for it (how tekumara/fakesnow models it).
+   */
+  skippedFiles?: 'omit' | 'row'
 }
 
 export interface RecordedStatement {
   session: number
   requestId: string
+  /** The session's role when the statement arrived (USE ROLE changes it). */
+  role: string | undefined
   sql: string
   queryTag: string | undefined
   bindings: unknown[]
@@ -80,6 +101,8 @@ export interface RecordedStatement {
 }
 
 type Fault = 'drop-response' | 'lose-session' | 'stall'
+/** Faults of a result chunk's download: `cut` ends the response midway (once), `stall` never answers. */
+type ChunkFault = 'cut' | 'stall'
 type SfType = 'text' | 'fixed' | 'real' | 'boolean' | 'timestamp_ntz' | 'date' | 'time'
 interface Col {
   name: string
@@ -93,6 +116,11 @@ interface Result {
 }
 interface Session {
   id: number
+  /** The open transaction's id (SHOW TRANSACTIONS), when inTx. */
+  txId: string | undefined
+  txStartedOn: Date | undefined
+  /** Tables the open transaction holds write locks on (DELETE, UPDATE, MERGE). */
+  locks: Set<string>
   token: string
   masterToken: string
   user: string
@@ -336,6 +364,9 @@ interface CsvFormat {
   nullIf: string[]
   escapeUnenclosed: string | undefined
   compression: 'gzip' | 'none' | 'auto'
+  /** TIMESTAMP_FORMAT / DATE_FORMAT; AUTO (the default) defers to the session's input formats. */
+  timestampFormat: string | undefined
+  dateFormat: string | undefined
 }
 
 const FORMAT_OPTIONS = new Set([
@@ -350,6 +381,8 @@ const FORMAT_OPTIONS = new Set([
   'ESCAPE',
   'RECORD_DELIMITER',
   'ENCODING',
+  'TIMESTAMP_FORMAT',
+  'DATE_FORMAT',
 ])
 
 function csvFormat(opts: Map<string, string>): CsvFormat {
@@ -373,6 +406,8 @@ function csvFormat(opts: Map<string, string>): CsvFormat {
     nullIf: opts.has('NULL_IF') ? literalList(opts.get('NULL_IF')!) : ['\\N'],
     escapeUnenclosed: esc === undefined ? '\\' : esc.toUpperCase() === 'NONE' ? undefined : esc,
     compression: compression === 'GZIP' ? 'gzip' : compression === 'NONE' ? 'none' : 'auto',
+    timestampFormat: optionText(opts.get('TIMESTAMP_FORMAT')),
+    dateFormat: optionText(opts.get('DATE_FORMAT')),
   }
 }
 
@@ -562,11 +597,20 @@ function fromDuckError(err: Error, session: Session, sql: string): SfError {
   if ((m = /^Catalog Error: (?:Scalar|Table|Macro) Function with name (\S+) does not exist/.exec(msg))) {
     return new SfError('002140', `SQL compilation error:\nUnknown function ${m[1]!.toUpperCase()}`, '42601')
   }
+  if ((m = /^Binder Error: Table "([^"]+)" does not have a column named "([^"]+)"/.exec(msg))) {
+    return new SfError('000904', `SQL compilation error: error line 1 at position 0\ninvalid identifier '${m[1]!.toUpperCase()}.${m[2]!.toUpperCase()}'`, '42000')
+  }
   if ((m = /^Binder Error: Referenced column "?([^"\s]+)"? not found/.exec(msg))) {
     return new SfError('000904', `SQL compilation error: error line 1 at position 0\ninvalid identifier '${m[1]!.toUpperCase()}'`, '42000')
   }
   if ((m = /^Parser Error: (.*)/.exec(msg))) {
     return new SfError('001003', `SQL compilation error:\nsyntax error line 1 at position 0 ${m[1]}`, '42000')
+  }
+  if ((m = /^Invalid Input Error: Could not parse string "(.*)" according to format specifier "(.*)"/.exec(msg))) {
+    return /%[HIMS]/.test(m[2]!) ? new SfError('100035', `Timestamp '${m[1]}' is not recognized`, '22007') : new SfError('100040', `Date '${m[1]}' is not recognized`, '22007')
+  }
+  if ((m = /^Conversion Error: (?:invalid timestamp field format|timestamp field value out of range): "(.*?)"/.exec(msg))) {
+    return new SfError('100035', `Timestamp '${m[1]}' is not recognized`, '22007')
   }
   if ((m = /^Conversion Error: Could not convert string '(.*)' to/.exec(msg))) {
     return new SfError('100038', `Numeric value '${m[1]}' is not recognized`, '22018')
@@ -590,6 +634,10 @@ export class SnowflakeEndpoint {
   readonly users = new Map<string, EndpointUser & { roles: Set<string>; props: Map<string, string> }>()
   /** Statements recorded as accepted without effect (warehouses, roles, grants). */
   readonly accepted: string[] = []
+  /** Every time a statement had to wait for another transaction's lock. */
+  readonly lockWaits: Array<{ table: string; waiter: string; owner: string }> = []
+  /** Transactions ended by SYSTEM$ABORT_TRANSACTION, by id. */
+  readonly aborted: string[] = []
 
   private readonly server: http.Server
   private readonly sockets = new Set<Socket>()
@@ -603,8 +651,37 @@ export class SnowflakeEndpoint {
   private readonly running = new Map<string, AbortController>()
   /** Statements cancelled by the client, by query id. */
   readonly cancelled: string[] = []
+  /** Statements cancelled by their session's STATEMENT_TIMEOUT_IN_SECONDS, by query id. */
+  readonly timedOut: string[] = []
+  /** Result chunk downloads, `queryId/index`, in arrival order. */
+  readonly chunkRequests: string[] = []
+  private readonly chunks = new Map<string, { qrmk: string; bodies: Buffer[] }>()
+  private readonly chunkFaults: Array<{ index: number; fault: ChunkFault; times: number }> = []
+  private stalledChunks: Array<() => void> = []
   private readonly s3: S3Client
+  private blackhole: net.Server | undefined
+  private readonly blackholeSockets = new Set<Socket>()
+  /** Connections the unreachable address accepted (and never answered). */
+  unreachableConnections = 0
+  /** Network rules (schema.name → IPv4 ranges) and policies (name → the rules they allow). */
+  readonly networkRules = new Map<string, string[]>()
+  readonly networkPolicies = new Map<string, string[]>()
+  /** Privileges granted on tables (`schema.table` → `PRIVILEGE TO ROLE`), and future grants per schema. */
+  private readonly tableGrants = new Map<string, Set<string>>()
+  private readonly futureGrants = new Map<string, Set<string>>()
+  private readonly schemaGrants = new Map<string, Set<string>>()
+  /** ALTER SCHEMA … SWAP WITH statements that ran, `a<->b`. */
+  readonly swaps: string[] = []
+  /** Tables created TRANSIENT (no Fail-safe), `schema.table`. */
+  private readonly transientTables = new Set<string>()
   private nextSession = 1
+  private nextTx = 1n
+  private readonly accountParams: Map<string, string>
+  /** Transactions whose session was lost, by transaction id: still open, still holding their locks. */
+  private readonly detached = new Map<string, { id: string; user: string; session: number; startedOn: Date; conn: DuckDBConnection; locks: Set<string> }>()
+  /** Table write locks: table → the transaction holding it; and who waits. */
+  private readonly lockOwners = new Map<string, string>()
+  private readonly lockReleased = new EventTarget()
   url = ''
 
   private constructor(
@@ -613,6 +690,7 @@ export class SnowflakeEndpoint {
     private readonly admin: DuckDBConnection,
   ) {
     for (const [name, u] of Object.entries(opts.users)) this.users.set(name.toUpperCase(), { ...u, roles: new Set(), props: new Map() })
+    this.accountParams = new Map(Object.entries(opts.accountParameters ?? {}).map(([k, v]) => [k.toUpperCase(), v]))
     this.s3 = new S3Client({
       region: opts.s3.region ?? 'us-east-1',
       endpoint: opts.s3.endpoint,
@@ -643,11 +721,65 @@ export class SnowflakeEndpoint {
     this.faults.push({ pattern, fault, times })
   }
 
+  /** Answers the chunk downloads held by a `stall` fault. */
+  releaseChunks(): void {
+    const held = this.stalledChunks
+    this.stalledChunks = []
+    for (const answer of held) answer()
+  }
+
+  /** The next `times` downloads of result chunk `index` (0: the first chunk after the inline rows) meet `fault`. */
+  faultOnChunk(index: number, fault: ChunkFault, times = 1): void {
+    this.chunkFaults.push({ index, fault, times })
+  }
+
   /** Runs SQL directly on the endpoint's DuckDB (for assertions), in `database`. */
   async query(sql: string, database = this.opts.databases?.[0] ?? 'careplus'): Promise<Record<string, unknown>[]> {
     await this.admin.run(`USE ${database}`)
     const r = await this.admin.runAndReadAll(sql)
     return r.getRowObjectsJS().map((o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])))
+  }
+
+  /**
+   * An address where nothing answers: it accepts TCP connections and never
+   * replies (a firewall that drops, a host that hangs), for login timeouts.
+   */
+  async unreachableUrl(): Promise<string> {
+    if (!this.blackhole) {
+      const server = net.createServer((socket) => {
+        this.unreachableConnections++
+        this.blackholeSockets.add(socket)
+        socket.on('error', () => {})
+        socket.on('close', () => this.blackholeSockets.delete(socket))
+      })
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+      this.blackhole = server
+    }
+    return `http://127.0.0.1:${(this.blackhole.address() as { port: number }).port}`
+  }
+
+  /** Grants on a table (`PRIVILEGE TO ROLE NAME`), sorted; and whether it is TRANSIENT. */
+  grantsOn(table: string): string[] {
+    return [...(this.tableGrants.get(table.toLowerCase()) ?? [])].sort()
+  }
+  isTransient(table: string): boolean {
+    return this.transientTables.has(table.toLowerCase())
+  }
+
+  /** Whether a network policy admits a client address (IPv4 rules only, as the pipeline's setup writes them). */
+  private allowedBy(policy: string, ip: string): boolean {
+    const rules = this.networkPolicies.get(policy)
+    if (!rules) return false
+    const toInt = (a: string): number => a.split('.').reduce((n, o) => n * 256 + Number(o), 0)
+    return rules.some((r) =>
+      (this.networkRules.get(r) ?? []).some((range) => {
+        const [base, bits] = range.split('/')
+        const mask = bits === undefined ? 32 : Number(bits)
+        if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) return false
+        const shift = 32 - mask
+        return mask === 0 || Math.floor(toInt(ip) / 2 ** shift) === Math.floor(toInt(base!) / 2 ** shift)
+      }),
+    )
   }
 
   /** Statements whose QUERY_TAG was missing. */
@@ -656,9 +788,21 @@ export class SnowflakeEndpoint {
   }
 
   async close(): Promise<void> {
+    // Held downloads are answered (and given a moment to flush), so no client is left retrying a dead address.
+    if (this.stalledChunks.length > 0) {
+      this.releaseChunks()
+      await sleep(100)
+    }
     for (const s of this.sockets) s.destroy()
     await new Promise<void>((resolve) => this.server.close(() => resolve()))
     for (const s of new Set(this.sessions.values())) await this.endSession(s)
+    for (const d of this.detached.values()) {
+      await d.conn.run('ROLLBACK').catch(() => {})
+      d.conn.closeSync()
+    }
+    this.detached.clear()
+    this.blackhole?.close()
+    for (const s of this.blackholeSockets) s.destroy()
     this.admin.closeSync()
     this.db.closeSync()
     this.s3.destroy()
@@ -681,7 +825,9 @@ export class SnowflakeEndpoint {
     }
     try {
       const path = url.pathname
-      if (req.method === 'POST' && path === '/session/v1/login-request') return this.send(res, 200, await this.login(url, body))
+      if (req.method === 'POST' && path === '/session/v1/login-request') return this.send(res, 200, await this.login(url, body, (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '')))
+      const chunk = /^\/chunks\/([^/]+)\/(\d+)$/.exec(path)
+      if (req.method === 'GET' && chunk) return await this.sendChunk(req, res, chunk[1]!, Number(chunk[2]))
       if (req.method === 'POST' && path === '/telemetry/send') return this.send(res, 200, { success: true, data: 'Log Received', code: null, message: null })
       const token = /Snowflake Token="([^"]*)"/.exec(req.headers.authorization ?? '')?.[1]
       if (req.method === 'POST' && path === '/session/token-request') return this.send(res, 200, this.renew(token, body))
@@ -716,7 +862,7 @@ export class SnowflakeEndpoint {
 
   // --- sessions ---
 
-  private async login(url: URL, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  private async login(url: URL, body: Record<string, unknown>, clientIp: string): Promise<Record<string, unknown>> {
     const data = (body.data ?? {}) as Record<string, unknown>
     const loginName = String(data.LOGIN_NAME ?? '')
     const authenticator = String(data.AUTHENTICATOR ?? 'SNOWFLAKE').toUpperCase()
@@ -735,8 +881,16 @@ export class SnowflakeEndpoint {
     } else {
       return fail('390100', `Authenticator ${authenticator} is not supported by the test endpoint.`)
     }
+    const policy = user?.props.get('NETWORK_POLICY')
+    if (policy && !this.allowedBy(policy.toLowerCase(), clientIp)) {
+      return fail('390422', `Incoming request with IP/Token ${clientIp} is not allowed to access Snowflake. Contact your account administrator. For more information about this error, go to https://community.snowflake.com/s/ip-xxxxxxxxxxxx-is-not-allowed-to-access.`)
+    }
     const session: Session = {
-      id: this.nextSession++,
+      // Session ids are large numbers, as Snowflake's are.
+      id: 1_729_000_000_000 + this.nextSession++ * 7919,
+      txId: undefined,
+      txStartedOn: undefined,
+      locks: new Set(),
       token: `ST-${randomBytes(12).toString('hex')}`,
       masterToken: `MT-${randomBytes(12).toString('hex')}`,
       user: loginName.toUpperCase(),
@@ -749,6 +903,7 @@ export class SnowflakeEndpoint {
       queue: Promise.resolve(),
       pendingLoads: [],
     }
+    await this.installSessionMacros(session)
     const database = url.searchParams.get('databaseName')
     if (database) await this.useDatabase(session, database).catch(() => {})
     if (url.searchParams.get('schemaName')) session.params.set('__schema', url.searchParams.get('schemaName')!.toLowerCase())
@@ -818,9 +973,86 @@ export class SnowflakeEndpoint {
     this.masterTokens.delete(session.masterToken)
     await session.queue.catch(() => {})
     if (session.inTx) await session.conn.run('ROLLBACK').catch(() => {})
-    session.inTx = false
-    session.pendingLoads = []
+    this.endTransaction(session)
     session.conn.closeSync()
+  }
+
+  /**
+   * A session lost abruptly: its tokens stop working at once, but its open
+   * transaction is detached rather than rolled back, keeping its locks.
+   */
+  private async dropSession(session: Session): Promise<void> {
+    if (!session.alive) return
+    session.alive = false
+    this.sessions.delete(session.token)
+    this.masterTokens.delete(session.masterToken)
+    await session.queue.catch(() => {})
+    if (session.inTx && session.txId) {
+      this.detached.set(session.txId, { id: session.txId, user: session.user, session: session.id, startedOn: session.txStartedOn ?? new Date(), conn: session.conn, locks: session.locks })
+      // The detached transaction keeps the connection; the session keeps nothing.
+      session.locks = new Set()
+      session.inTx = false
+      session.txId = undefined
+      session.pendingLoads = []
+    } else {
+      this.endTransaction(session)
+      session.conn.closeSync()
+    }
+  }
+
+  /** Forgets the session's transaction: its locks are released, its pending load metadata dropped. */
+  private endTransaction(session: Session): void {
+    session.inTx = false
+    session.txId = undefined
+    session.txStartedOn = undefined
+    session.pendingLoads = []
+    this.releaseLocks(session.locks)
+  }
+
+  private releaseLocks(locks: Set<string>): void {
+    for (const table of locks) this.lockOwners.delete(table)
+    locks.clear()
+    this.lockReleased.dispatchEvent(new Event('released'))
+  }
+
+  /**
+   * DELETE, UPDATE and MERGE lock their table until the transaction ends
+   * (Snowflake's partition locks, here per table): another transaction's
+   * statement on it waits, at most LOCK_TIMEOUT seconds (0: not at all),
+   * then fails with 000625. INSERT and COPY add partitions and do not wait.
+   */
+  private async acquireLock(session: Session, table: string, signal: AbortSignal | undefined): Promise<void> {
+    const mine = session.txId ?? `autocommit-${session.id}`
+    const timeoutS = Number(this.param(session, 'LOCK_TIMEOUT') ?? 43_200)
+    const deadline = Date.now() + timeoutS * 1000
+    for (;;) {
+      const owner = this.lockOwners.get(table)
+      if (owner === undefined || owner === mine) break
+      signal?.throwIfAborted()
+      const left = deadline - Date.now()
+      if (left <= 0) {
+        throw new SfError(
+          '000625',
+          `Statement '${randomUUID()}' has locked table '${table.split('.').at(-1)!.toUpperCase()}' in transaction ${owner} and this lock has not yet been released. Your statement was aborted because it waited for this lock longer than LOCK_TIMEOUT (${timeoutS} seconds).`,
+          '57014',
+        )
+      }
+      this.lockWaits.push({ table, waiter: mine, owner })
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer)
+          this.lockReleased.removeEventListener('released', done)
+          signal?.removeEventListener('abort', done)
+          resolve()
+        }
+        const timer = setTimeout(done, left)
+        this.lockReleased.addEventListener('released', done)
+        signal?.addEventListener('abort', done)
+      })
+    }
+    // An autocommitted statement holds the lock only while it runs (the caller releases it).
+    this.lockOwners.set(table, mine)
+    session.locks.add(table)
   }
 
   // --- queries ---
@@ -834,8 +1066,11 @@ export class SnowflakeEndpoint {
 
     const fault = this.takeFault(sql)
     if (fault === 'lose-session') {
+      // The client's connection drops and its session ends, but an open
+      // transaction stays behind, detached, holding its locks (Snowflake
+      // aborts it after ~4 hours, or SYSTEM$ABORT_TRANSACTION does).
       req.socket.destroy()
-      await this.endSession(session)
+      await this.dropSession(session)
       return
     }
     const params = (body.parameters ?? {}) as Record<string, unknown>
@@ -845,6 +1080,7 @@ export class SnowflakeEndpoint {
     const record: RecordedStatement = {
       session: session.id,
       requestId,
+      role: session.role?.toUpperCase(),
       sql,
       queryTag: typeof params.QUERY_TAG === 'string' ? params.QUERY_TAG : session.params.get('QUERY_TAG'),
       bindings: bindings.map((b) => b.value),
@@ -855,16 +1091,9 @@ export class SnowflakeEndpoint {
     const cancel = new AbortController()
     this.running.set(queryId, cancel)
     this.running.set(requestId, cancel)
-    entry.body = this.serialised(session, async () => {
-      if (fault === 'stall') {
-        await new Promise<void>((resolve) => cancel.signal.addEventListener('abort', () => resolve(), { once: true }))
-        this.cancelled.push(queryId)
-        throw new SfError('000604', 'SQL execution canceled', '57014')
-      }
-      return this.execute(session, sql, bindings)
-    })
+    entry.body = this.serialised(session, () => this.runStatement(session, sql, bindings, fault === 'stall', cancel, queryId))
       .then(
-        (r) => ({ success: true, code: null, message: null, data: responseData(queryId, r, session) }),
+        (r) => ({ success: true, code: null, message: null, data: this.resultData(queryId, r, session) }),
         (err: unknown) => {
           const e = err instanceof SfError ? err : fromDuckError(err as Error, session, sql)
           record.error = { code: e.code, message: e.message }
@@ -909,6 +1138,125 @@ export class SnowflakeEndpoint {
     return this.answer(queryId, entry)
   }
 
+  /**
+   * Runs a statement under the session's STATEMENT_TIMEOUT_IN_SECONDS (the
+   * statement is cancelled and fails with 000630 past it) and the client's
+   * abort-request (000604). `stall` holds it until one of them ends it.
+   * After a cancel, waits for DuckDB to stop before the session's next
+   * statement may start.
+   */
+  private async runStatement(
+    session: Session,
+    sql: string,
+    bindings: Array<{ type: string; value: string | null }>,
+    stall: boolean,
+    cancel: AbortController,
+    queryId: string,
+  ): Promise<Result> {
+    const configured = Number(this.param(session, 'STATEMENT_TIMEOUT_IN_SECONDS') ?? 172_800)
+    const timeoutS = configured === 0 ? 604_800 : configured
+    const timer = setTimeout(() => cancel.abort('timeout'), timeoutS * 1000)
+    timer.unref()
+    const stopped = new Promise<never>((_, reject) => {
+      const onAbort = (): void => reject(cancel.signal.reason === 'timeout' ? 'timeout' : 'client')
+      if (cancel.signal.aborted) onAbort()
+      else cancel.signal.addEventListener('abort', onAbort, { once: true })
+    })
+    stopped.catch(() => {})
+    const work = stall ? new Promise<never>(() => {}) : this.execute(session, sql, bindings, cancel.signal)
+    work.catch(() => {})
+    try {
+      return await Promise.race([work, stopped])
+    } catch (err) {
+      if (err !== 'timeout' && err !== 'client') throw err
+      if (!stall) {
+        session.conn.interrupt()
+        await work.catch(() => {})
+      }
+      if (err === 'timeout') {
+        this.timedOut.push(queryId)
+        throw new SfError('000630', `Statement reached its statement or warehouse timeout of ${timeoutS} second(s) and was canceled.`, '57014')
+      }
+      this.cancelled.push(queryId)
+      throw new SfError('000604', 'SQL execution canceled', '57014')
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** A session parameter: the session's own value, else the account's (accountParameters), else Snowflake's default format. */
+  private param(session: Session, name: string): string | undefined {
+    return session.params.get(name) ?? this.accountParams.get(name) ?? FORMAT_DEFAULTS[name]
+  }
+
+  /** (Re)creates the session's format macros (see snowflakeFormats.ts) from its parameters. */
+  private async installSessionMacros(session: Session): Promise<void> {
+    let macros: string[]
+    try {
+      macros = sessionMacros((n) => this.param(session, n) ?? '')
+    } catch (err) {
+      if (err instanceof UnsupportedFormat) throw new SfError('002023', `SQL compilation error:\n${err.message}`)
+      throw err
+    }
+    for (const sql of macros) await session.conn.run(sql)
+  }
+
+  /** The result as Snowflake sends it: a large one in chunks, the first inline, the others to download. */
+  private resultData(queryId: string, r: Result, session: Session): Record<string, unknown> {
+    const data = responseData(queryId, r, session)
+    // The session's formats travel with every result, as Snowflake sends them (the driver formats SfDate text with them).
+    data.parameters = ['TIMEZONE', ...FORMAT_PARAMETERS].map((name) => ({ name, value: this.param(session, name) ?? (name === 'TIMEZONE' ? 'UTC' : '') }))
+    const per = this.opts.resultChunkRows ?? 1000
+    if (r.rows.length <= per) return data
+    const parts: Array<Array<Array<string | null>>> = []
+    for (let i = per; i < r.rows.length; i += per) parts.push(r.rows.slice(i, i + per))
+    // A chunk object is the rows without the enclosing brackets, gzipped.
+    const texts = parts.map((p) => JSON.stringify(p).slice(1, -1))
+    const qrmk = randomBytes(32).toString('base64')
+    const bodies = texts.map((t) => gzipSync(Buffer.from(t, 'utf8')))
+    this.chunks.set(queryId, { qrmk, bodies })
+    data.rowset = r.rows.slice(0, per)
+    data.qrmk = qrmk
+    data.chunks = parts.map((p, i) => ({
+      url: `${this.url}/chunks/${queryId}/${i}`,
+      rowCount: p.length,
+      uncompressedSize: Buffer.byteLength(texts[i]!),
+      compressedSize: bodies[i]!.length,
+    }))
+    return data
+  }
+
+  /** GET of a result chunk, as cloud storage answers it (the key the result named must come along). */
+  private async sendChunk(req: http.IncomingMessage, res: http.ServerResponse, queryId: string, index: number): Promise<void> {
+    this.chunkRequests.push(`${queryId}/${index}`)
+    const chunk = this.chunks.get(queryId)
+    const body = chunk?.bodies[index]
+    const xml = (status: number, code: string): void => {
+      res.writeHead(status, { 'content-type': 'application/xml' })
+      res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code></Error>`)
+    }
+    if (!chunk || !body) return xml(404, 'NoSuchKey')
+    if (req.headers['x-amz-server-side-encryption-customer-key'] !== chunk.qrmk) return xml(400, 'InvalidArgument')
+    const f = this.chunkFaults.find((x) => x.times > 0 && x.index === index)
+    if (f) f.times--
+    // Not answered until releaseChunks() (or close()) lets it through: the client sees a download that stops delivering.
+    if (f?.fault === 'stall') {
+      this.stalledChunks.push(() => {
+        if (!res.writableEnded && !res.destroyed) {
+          res.writeHead(200, { 'content-type': 'binary/octet-stream', 'content-encoding': 'gzip', 'content-length': body.length })
+          res.end(body)
+        }
+      })
+      return
+    }
+    res.writeHead(200, { 'content-type': 'binary/octet-stream', 'content-encoding': 'gzip', 'content-length': body.length })
+    if (f?.fault === 'cut') {
+      res.write(body.subarray(0, Math.floor(body.length / 2)), () => res.socket?.destroy())
+      return
+    }
+    res.end(body)
+  }
+
   private takeFault(sql: string): Fault | undefined {
     const f = this.faults.find((x) => x.times > 0 && x.pattern.test(sql))
     if (!f) return undefined
@@ -923,7 +1271,7 @@ export class SnowflakeEndpoint {
     return next
   }
 
-  private async execute(session: Session, rawSql: string, bindings: Array<{ type: string; value: string | null }>): Promise<Result> {
+  private async execute(session: Session, rawSql: string, bindings: Array<{ type: string; value: string | null }>, signal?: AbortSignal): Promise<Result> {
     if (!session.alive) throw new SfError('390111', 'Session no longer exists.  New login required to access the service.', '08003')
     const sql = rawSql.trim().replace(/;\s*$/, '')
     const words = sql.replace(/^(\s*--[^\n]*\n)+/, '').trim().split(/\s+/, 4).map((w) => w.toUpperCase())
@@ -932,6 +1280,9 @@ export class SnowflakeEndpoint {
       if (!session.inTx) {
         await session.conn.run('BEGIN TRANSACTION')
         session.inTx = true
+        // Transaction ids are signed 64-bit integers, beyond a JS number's precision.
+        session.txId = String(1_651_535_571_261_000_000n + this.nextTx++)
+        session.txStartedOn = new Date()
       }
       return statusResult(STATUS_OK, TYPE_ID.tcl)
     }
@@ -941,9 +1292,26 @@ export class SnowflakeEndpoint {
     }
     if (w0 === 'ROLLBACK') {
       if (session.inTx) await session.conn.run('ROLLBACK')
-      session.inTx = false
-      session.pendingLoads = []
+      this.endTransaction(session)
       return statusResult(STATUS_OK, TYPE_ID.tcl)
+    }
+    if (w0 === 'SHOW' && w1 === 'TRANSACTIONS') return this.showTransactions(session)
+    const abortTx = /^SELECT\s+SYSTEM\$ABORT_TRANSACTION\s*\(\s*(\d+)\s*\)(?:\s+AS\s+\w+)?$/i.exec(sql)
+    if (abortTx) return this.abortTransaction(session, abortTx[1]!)
+    if (w0 === 'DELETE' || w0 === 'UPDATE' || w0 === 'MERGE') {
+      const target = /^(?:DELETE\s+FROM|UPDATE|MERGE\s+INTO)\s+([\w$."]+)/i.exec(sql)
+      if (target) {
+        const table = objectName(target[1]!, session)
+        await this.acquireLock(session, table, signal)
+        if (!session.inTx) {
+          try {
+            return await this.duck(session, sql, bindings)
+          } finally {
+            this.lockOwners.delete(table)
+            this.releaseLocks(session.locks)
+          }
+        }
+      }
     }
     if (w0 === 'ALTER' && w1 === 'SESSION') return this.alterSession(session, sql)
     if (w0 === 'USE') return this.use(session, sql)
@@ -961,9 +1329,54 @@ export class SnowflakeEndpoint {
   private async commit(session: Session): Promise<void> {
     if (!session.inTx) return
     await session.conn.run('COMMIT')
-    session.inTx = false
     for (const l of session.pendingLoads) this.remember(l.table, l.file, l.etag)
-    session.pendingLoads = []
+    this.endTransaction(session)
+  }
+
+  /** SHOW TRANSACTIONS: the current user's running transactions, in every session, detached ones included. */
+  private showTransactions(session: Session): Result {
+    const live = [...new Set(this.sessions.values())]
+      .filter((x) => x.inTx && x.txId && x.user === session.user)
+      .map((x) => ({ id: x.txId!, user: x.user, session: x.id, startedOn: x.txStartedOn ?? new Date() }))
+    const detached = [...this.detached.values()].filter((d) => d.user === session.user)
+    return {
+      cols: [
+        { name: 'id', type: 'fixed', scale: 0 },
+        { name: 'user', type: 'text' },
+        { name: 'session', type: 'fixed', scale: 0 },
+        { name: 'name', type: 'text' },
+        { name: 'started_on', type: 'text' },
+        { name: 'state', type: 'text' },
+        { name: 'scope', type: 'fixed', scale: 0 },
+      ],
+      rows: [...live, ...detached].map((x) => [x.id, x.user, String(x.session), randomUUID(), x.startedOn.toISOString(), 'running', '0']),
+      statementTypeId: TYPE_ID.other,
+    }
+  }
+
+  /** SYSTEM$ABORT_TRANSACTION(id): rolls back a transaction of the current user, detached or in another session. */
+  private async abortTransaction(session: Session, id: string): Promise<Result> {
+    const d = this.detached.get(id)
+    const live = [...new Set(this.sessions.values())].find((x) => x.txId === id)
+    const owner = d?.user ?? live?.user
+    if (!owner || owner !== session.user) throw new SfError('000605', `Transaction ${id} does not exist or is not owned by the current user.`, '42601')
+    if (d) {
+      this.detached.delete(id)
+      await d.conn.run('ROLLBACK').catch(() => {})
+      d.conn.closeSync()
+      this.releaseLocks(d.locks)
+    } else if (live) {
+      await this.serialisedAbort(live)
+    }
+    this.aborted.push(id)
+    const r: Result = { cols: [{ name: `SYSTEM$ABORT_TRANSACTION(${id})`, type: 'text' }], rows: [[`Aborted transaction ${id}.`]], statementTypeId: TYPE_ID.select }
+    return r
+  }
+
+  /** Rolls back another live session's open transaction. */
+  private async serialisedAbort(other: Session): Promise<void> {
+    if (other.inTx) await other.conn.run('ROLLBACK').catch(() => {})
+    this.endTransaction(other)
   }
 
   private remember(table: string, file: string, etag: string): void {
@@ -973,7 +1386,8 @@ export class SnowflakeEndpoint {
   }
 
   private async duck(session: Session, sql: string, bindings: Array<{ type: string; value: string | null }>): Promise<Result> {
-    const translated = translate(sql)
+    // Casts follow the session's formats; CURRENT_SESSION() is the session's id, as text.
+    const translated = translate(rewriteCasts(sql)).replace(/\bCURRENT_SESSION\s*\(\s*\)/gi, `'${session.id}'`)
     const stmt = await session.conn.prepare(translated)
     this.bind(stmt, bindings)
     const type = stmt.statementType as number
@@ -1010,14 +1424,26 @@ export class SnowflakeEndpoint {
     })
   }
 
-  private alterSession(session: Session, sql: string): Result {
+  private async alterSession(session: Session, sql: string): Promise<Result> {
     const m = /^ALTER\s+SESSION\s+(SET|UNSET)\s+([\s\S]+)$/i.exec(sql)
     if (!m) throw new SfError('001003', 'SQL compilation error:\nsyntax error in ALTER SESSION')
+    const changed: string[] = []
     if (m[1]!.toUpperCase() === 'UNSET') {
-      for (const name of m[2]!.split(/[\s,]+/)) session.params.delete(name.toUpperCase())
+      for (const name of m[2]!.split(/[\s,]+/).filter(Boolean)) {
+        session.params.delete(name.toUpperCase())
+        changed.push(name.toUpperCase())
+      }
     } else {
-      for (const [k, v] of parseOptions(m[2]!)) session.params.set(k, optionText(v)!)
+      for (const [k, v] of parseOptions(m[2]!)) {
+        const value = optionText(v)!
+        if ((k === 'STATEMENT_TIMEOUT_IN_SECONDS' || k === 'LOCK_TIMEOUT') && !/^\d+$/.test(value)) {
+          throw new SfError('002063', `SQL compilation error:\ninvalid value [${value}] for parameter '${k}'`, '22023')
+        }
+        session.params.set(k, value)
+        changed.push(k)
+      }
     }
+    if (changed.some((k) => FORMAT_PARAMETERS.has(k))) await this.installSessionMacros(session)
     return statusResult(STATUS_OK)
   }
 
@@ -1055,6 +1481,42 @@ export class SnowflakeEndpoint {
 
   private async ddl(session: Session, sql: string): Promise<Result> {
     let m: RegExpExecArray | null
+    this.checkAccountPrivilege(session, sql)
+    if ((m = /^ALTER\s+SCHEMA\s+(IF\s+EXISTS\s+)?([\w$."]+)\s+SWAP\s+WITH\s+([\w$."]+)$/i.exec(sql))) return this.swapSchemas(session, m[2]!, m[3]!)
+    if ((m = /^CREATE\s+(OR\s+REPLACE\s+)?(TRANSIENT\s+)?TABLE\s+(IF\s+NOT\s+EXISTS\s+)?([\w$."]+)\s+(COPY\s+GRANTS\s+)?AS\s+([\s\S]+)$/i.exec(sql))) {
+      return this.createTableAs(session, { replace: !!m[1], transient: !!m[2], ifNotExists: !!m[3], name: m[4]!, copyGrants: !!m[5], query: m[6]! })
+    }
+    if ((m = /^CREATE\s+(OR\s+REPLACE\s+)?(TRANSIENT\s+)?TABLE\s+([\w$."]+)\s+LIKE\s+([\w$."]+)(\s+COPY\s+GRANTS)?$/i.exec(sql))) {
+      // An empty copy of the source's columns; COPY GRANTS takes the source's grants.
+      const name = objectName(m[3]!, session)
+      const source = objectName(m[4]!, session)
+      await this.duck(session, `CREATE ${m[1] ? 'OR REPLACE ' : ''}TABLE ${m[3]!} AS SELECT * FROM ${m[4]!} LIMIT 0`, [])
+      this.tableGrants.set(name, new Set(m[5] ? (this.tableGrants.get(source) ?? []) : (this.futureGrants.get(name.split('.')[0]!) ?? [])))
+      if (m[2]) this.transientTables.add(name)
+      else this.transientTables.delete(name)
+      return statusResult(`Table ${name.split('.').at(-1)!.toUpperCase()} successfully created.`, TYPE_ID.ddl)
+    }
+    if ((m = /^GRANT\s+([\w\s,]+?)\s+ON\s+(TABLE|FUTURE\s+TABLES\s+IN\s+SCHEMA|ALL\s+TABLES\s+IN\s+SCHEMA|SCHEMA)\s+([\w$."]+)\s+TO\s+ROLE\s+([\w$]+)$/i.exec(sql))) {
+      return this.grantOn(session, m[1]!, m[2]!.toUpperCase().replace(/\s+/g, ' '), m[3]!, m[4]!)
+    }
+    if ((m = /^CREATE\s+(?:OR\s+REPLACE\s+)?NETWORK\s+RULE\s+(?:IF\s+NOT\s+EXISTS\s+)?([\w$."]+)\s+([\s\S]*)$/i.exec(sql))) {
+      const opts = parseOptions(m[2]!)
+      if ((optionText(opts.get('TYPE')) ?? '').toUpperCase() !== 'IPV4' || (optionText(opts.get('MODE')) ?? 'INGRESS').toUpperCase() !== 'INGRESS') {
+        throw new SfError('002023', 'SQL compilation error:\nonly TYPE = IPV4 MODE = INGRESS network rules are supported by the test endpoint')
+      }
+      const values = opts.get('VALUE_LIST')
+      if (!values) throw new SfError('001003', 'SQL compilation error:\nmissing VALUE_LIST')
+      this.networkRules.set(objectName(m[1]!, session), literalList(values))
+      return statusResult(`Network rule ${m[1]!.split('.').at(-1)!.toUpperCase()} successfully created.`, TYPE_ID.ddl)
+    }
+    if ((m = /^CREATE\s+(?:OR\s+REPLACE\s+)?NETWORK\s+POLICY\s+(?:IF\s+NOT\s+EXISTS\s+)?([\w$]+)\s+([\s\S]*)$/i.exec(sql))) {
+      const list = parseOptions(m[2]!).get('ALLOWED_NETWORK_RULE_LIST')
+      if (!list) throw new SfError('001003', 'SQL compilation error:\nmissing ALLOWED_NETWORK_RULE_LIST')
+      const rules = literalList(list).map((r) => objectName(r, session))
+      for (const r of rules) if (!this.networkRules.has(r)) throw new SfError('002003', `SQL compilation error:\nNetwork rule '${r.toUpperCase()}' does not exist or not authorized.`, '02000')
+      this.networkPolicies.set(m[1]!.toLowerCase(), rules)
+      return statusResult(`Network policy ${m[1]!.toUpperCase()} successfully created.`, TYPE_ID.ddl)
+    }
     if ((m = /^CREATE\s+(?:OR\s+REPLACE\s+)?DATABASE\s+(?:IF\s+NOT\s+EXISTS\s+)?("?[\w$]+"?)/i.exec(sql))) {
       await this.createDatabase(m[1]!.replaceAll('"', ''))
       if (!session.params.get('__database')) await this.useDatabase(session, m[1]!)
@@ -1095,7 +1557,12 @@ export class SnowflakeEndpoint {
     if ((m = /^ALTER\s+USER\s+(?:IF\s+EXISTS\s+)?("?[\w$.@-]+"?)\s+SET\s+([\s\S]*)$/i.exec(sql))) {
       const user = this.users.get(m[1]!.replaceAll('"', '').toUpperCase())
       if (!user) throw new SfError('002003', `SQL compilation error:\nUser '${m[1]!.toUpperCase()}' does not exist or not authorized.`, '02000')
-      for (const [k, v] of parseOptions(m[2]!)) user.props.set(k, optionText(v)!)
+      for (const [k, v] of parseOptions(m[2]!)) {
+        if (k === 'NETWORK_POLICY' && !this.networkPolicies.has(optionText(v)!.toLowerCase())) {
+          throw new SfError('002003', `SQL compilation error:\nNetwork policy '${optionText(v)!.toUpperCase()}' does not exist or not authorized.`, '02000')
+        }
+        user.props.set(k, optionText(v)!)
+      }
       if (user.props.has('RSA_PUBLIC_KEY')) user.rsaPublicKey = user.props.get('RSA_PUBLIC_KEY')!.replace(/\s+/g, '')
       return statusResult(STATUS_OK, TYPE_ID.ddl)
     }
@@ -1110,6 +1577,125 @@ export class SnowflakeEndpoint {
       return statusResult(STATUS_OK, TYPE_ID.ddl)
     }
     return this.duck(session, sql, [])
+  }
+
+  /**
+   * The account-level privileges Snowflake's system roles hold by default:
+   * creating an integration takes ACCOUNTADMIN, a network policy
+   * SECURITYADMIN, users and roles USERADMIN, warehouses and databases
+   * SYSADMIN (each role has what the roles below it have). Enforced, so a
+   * setup that asks a lesser role for more fails as it would in Snowflake.
+   */
+  private checkAccountPrivilege(session: Session, sql: string): void {
+    const needs: Array<[RegExp, string]> = [
+      [/^CREATE\s+(OR\s+REPLACE\s+)?(STORAGE\s+)?INTEGRATION\b/i, 'ACCOUNTADMIN'],
+      [/^CREATE\s+(OR\s+REPLACE\s+)?NETWORK\s+POLICY\b/i, 'SECURITYADMIN'],
+      [/^ALTER\s+USER\b.*\bNETWORK_POLICY\b/is, 'SECURITYADMIN'],
+      [/^CREATE\s+(OR\s+REPLACE\s+)?(USER|ROLE)\b/i, 'USERADMIN'],
+      [/^CREATE\s+(OR\s+REPLACE\s+)?(WAREHOUSE|DATABASE)\b/i, 'SYSADMIN'],
+    ]
+    const need = needs.find(([re]) => re.test(sql))?.[1]
+    if (!need) return
+    const inherits: Record<string, string[]> = {
+      ACCOUNTADMIN: ['ACCOUNTADMIN', 'SECURITYADMIN', 'USERADMIN', 'SYSADMIN'],
+      SECURITYADMIN: ['SECURITYADMIN', 'USERADMIN'],
+      USERADMIN: ['USERADMIN'],
+      SYSADMIN: ['SYSADMIN'],
+    }
+    const role = (session.role ?? '').replaceAll('"', '').toUpperCase()
+    if (!(inherits[role] ?? []).includes(need)) {
+      throw new SfError('003001', `SQL access control error:\nInsufficient privileges to operate on account '${this.opts.account.toUpperCase()}'`, '42501')
+    }
+  }
+
+  /** CREATE [OR REPLACE] [TRANSIENT] TABLE … [COPY GRANTS] AS: grants copied from the table replaced, else the schema's future grants. */
+  private async createTableAs(
+    session: Session,
+    t: { replace: boolean; transient: boolean; ifNotExists: boolean; name: string; copyGrants: boolean; query: string },
+  ): Promise<Result> {
+    const name = objectName(t.name, session)
+    const previous = this.tableGrants.get(name)
+    const r = await this.duck(session, `CREATE ${t.replace ? 'OR REPLACE ' : ''}TABLE ${t.ifNotExists ? 'IF NOT EXISTS ' : ''}${t.name} AS ${t.query}`, [])
+    const future = this.futureGrants.get(name.split('.')[0]!)
+    this.tableGrants.set(name, new Set(t.copyGrants && previous ? previous : (future ?? [])))
+    if (t.transient) this.transientTables.add(name)
+    else this.transientTables.delete(name)
+    void r
+    return statusResult(`Table ${name.split('.').at(-1)!.toUpperCase()} successfully created.`, TYPE_ID.ddl)
+  }
+
+  private grantOn(session: Session, privileges: string, on: string, objectText: string, role: string): Result {
+    const privs = privileges.split(',').map((p) => `${p.trim().toUpperCase()} TO ROLE ${role.toUpperCase()}`)
+    const add = (map: Map<string, Set<string>>, key: string): void => {
+      let set = map.get(key)
+      if (!set) map.set(key, (set = new Set()))
+      for (const p of privs) set.add(p)
+    }
+    if (on === 'TABLE') add(this.tableGrants, objectName(objectText, session))
+    else {
+      const schema = objectText.replaceAll('"', '').toLowerCase().split('.').at(-1)!
+      if (on === 'FUTURE TABLES IN SCHEMA') add(this.futureGrants, schema)
+      else if (on === 'ALL TABLES IN SCHEMA') for (const key of this.tableGrants.keys()) if (key.startsWith(`${schema}.`)) add(this.tableGrants, key)
+      else add(this.schemaGrants, schema)
+    }
+    return statusResult(STATUS_OK, TYPE_ID.ddl)
+  }
+
+  /**
+   * ALTER SCHEMA a SWAP WITH b: the two schemas trade names in one atomic
+   * step, their objects and every grant on them (schema, future and table
+   * grants) going with them. DuckDB cannot rename schemas, so the tables
+   * are moved by copying, inside one DuckDB transaction.
+   */
+  private async swapSchemas(session: Session, aText: string, bText: string): Promise<Result> {
+    const a = aText.replaceAll('"', '').toLowerCase().split('.').at(-1)!
+    const b = bText.replaceAll('"', '').toLowerCase().split('.').at(-1)!
+    const conn = session.conn
+    const db = (session.params.get('__database') ?? '').toUpperCase()
+    const schemas = (await conn.runAndReadAll('SELECT schema_name FROM information_schema.schemata WHERE catalog_name = current_database()')).getRowObjectsJS().map((r) => String(r.schema_name))
+    for (const x of [a, b]) if (!schemas.includes(x)) throw new SfError('002003', `SQL compilation error:\nSchema '${db}.${x.toUpperCase()}' does not exist or not authorized.`, '02000')
+    const views = await conn.runAndReadAll('SELECT schema_name FROM duckdb_views() WHERE database_name = current_database() AND NOT internal AND schema_name IN (?, ?)', [a, b])
+    if (views.getRows().length > 0) throw new SfError('002023', 'SQL compilation error:\nSWAP WITH of schemas holding views is not supported by the test endpoint')
+    const tablesOf = async (schema: string): Promise<string[]> =>
+      (await conn.runAndReadAll('SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = ? AND table_type = \'BASE TABLE\'', [schema])).getRowObjectsJS().map((r) => String(r.table_name))
+    const move = async (from: string, to: string): Promise<void> => {
+      for (const t of await tablesOf(from)) {
+        await conn.run(`CREATE TABLE "${to}"."${t}" AS SELECT * FROM "${from}"."${t}"`)
+        await conn.run(`DROP TABLE "${from}"."${t}"`)
+      }
+    }
+    const tmp = `sf_swap_${randomBytes(4).toString('hex')}`
+    await conn.run('BEGIN TRANSACTION')
+    try {
+      await conn.run(`CREATE SCHEMA "${tmp}"`)
+      await move(a, tmp)
+      await move(b, a)
+      await move(tmp, b)
+      await conn.run(`DROP SCHEMA "${tmp}"`)
+      await conn.run('COMMIT')
+    } catch (err) {
+      await conn.run('ROLLBACK').catch(() => {})
+      throw err
+    }
+    const swapKeys = <T>(map: Map<string, T>, byPrefix: boolean): void => {
+      const moved = new Map<string, T>()
+      for (const [k, v] of map) {
+        const schema = byPrefix ? k.split('.')[0]! : k
+        if (schema !== a && schema !== b) continue
+        const other = schema === a ? b : a
+        moved.set(byPrefix ? `${other}.${k.slice(schema.length + 1)}` : other, v)
+        map.delete(k)
+      }
+      for (const [k, v] of moved) map.set(k, v)
+    }
+    swapKeys(this.tableGrants, true)
+    swapKeys(this.futureGrants, false)
+    swapKeys(this.schemaGrants, false)
+    const transient = [...this.transientTables].filter((k) => k.startsWith(`${a}.`) || k.startsWith(`${b}.`))
+    for (const k of transient) this.transientTables.delete(k)
+    for (const k of transient) this.transientTables.add(`${k.startsWith(`${a}.`) ? b : a}.${k.slice(k.indexOf('.') + 1)}`)
+    this.swaps.push(`${a}<->${b}`)
+    return statusResult('Statement executed successfully.', TYPE_ID.ddl)
   }
 
   /** A SQL UDF as a DuckDB macro: the body translated, the result cast to the declared type. */
@@ -1314,7 +1900,11 @@ export class SnowflakeEndpoint {
     const rows: Array<Array<string | null>> = []
     for (const file of files) {
       const url = `s3://${bucket}/${file.key}`
-      if (!force && (loadedBefore.get(url) === file.etag || session.pendingLoads.some((l) => l.table === table && l.file === url))) continue
+      if (!force && (loadedBefore.get(url) === file.etag || session.pendingLoads.some((l) => l.table === table && l.file === url))) {
+        // Snowflake leaves a file its load metadata skips out of the result; fakesnow answers a LOAD_SKIPPED row.
+        if (this.opts.skippedFiles === 'row') rows.push([url, 'LOAD_SKIPPED', '0', '0', null, '1', 'File was loaded before.', null, null, null])
+        continue
+      }
       const outcome = await this.copyFile(session, { bucket, key: file.key, url }, format, table, intoCols, exprs, select !== undefined)
       if (outcome.firstError && onError === 'ABORT_STATEMENT') {
         const e = outcome.firstError
@@ -1325,7 +1915,7 @@ export class SnowflakeEndpoint {
         )
       }
       let loaded = 0
-      if (!outcome.firstError || onError === 'CONTINUE') loaded = await this.insertFile(session, table, intoCols, exprs, outcome.badLines)
+      if (!outcome.firstError || onError === 'CONTINUE') loaded = await this.insertFile(session, table, intoCols, exprs, outcome.badLines, format)
       const status = !outcome.firstError ? 'LOADED' : loaded > 0 ? 'PARTIALLY_LOADED' : 'LOAD_FAILED'
       if (status !== 'LOAD_FAILED') {
         if (session.inTx) session.pendingLoads.push({ table, file: url, etag: file.etag })
@@ -1440,7 +2030,8 @@ export class SnowflakeEndpoint {
       const n = /^\$(\d+)$/.exec(exprs[i]!.trim())?.[1]
       if (!n) continue
       const c = `c${n}`
-      const where = [`(${c} IS NOT NULL AND TRY_CAST(${c} AS ${col.type}) IS NULL)`]
+      const parse = this.copyParse(session, format, c, col.type, false) ?? `TRY_CAST(${c} AS ${col.type})`
+      const where = [`(${c} IS NOT NULL AND ${parse} IS NULL)`]
       if (!col.nullable) where.push(`${c} IS NULL`)
       const r = await session.conn.runAndReadAll(`SELECT sf_row, sf_line, p${n} AS pos, ${c} AS v FROM temp.main.sf_copy_rows WHERE ${where.join(' OR ')} ORDER BY sf_row`)
       const bad = r.getRowObjectsJS()
@@ -1462,10 +2053,22 @@ export class SnowflakeEndpoint {
     return { parsed: records.length, errors: badLines.size, badLines: [...badLines], firstError: problems[0] }
   }
 
-  private async insertFile(session: Session, table: string, intoCols: Array<{ name: string; type: string }>, exprs: string[], badRows: number[]): Promise<number> {
+  /** How COPY reads a text field into a TIMESTAMP or DATE column: the file format's format, else the session's (snowflakeFormats.ts). */
+  private copyParse(session: Session, format: CsvFormat, field: string, type: string, strict: boolean): string | undefined {
+    const fileFormat = /^TIMESTAMP/i.test(type) ? format.timestampFormat : format.dateFormat
+    try {
+      return copyParse(field, type, fileFormat, (n) => this.param(session, n) ?? '', strict)
+    } catch (err) {
+      if (err instanceof UnsupportedFormat) throw new SfError('002023', `SQL compilation error:\n${err.message}`)
+      throw err
+    }
+  }
+
+  private async insertFile(session: Session, table: string, intoCols: Array<{ name: string; type: string }>, exprs: string[], badRows: number[], format: CsvFormat): Promise<number> {
     const select = exprs.map((e, i) => {
       const n = /^\$(\d+)$/.exec(e.trim())?.[1]
-      return n ? `CAST(c${n} AS ${intoCols[i]!.type})` : translate(e)
+      const type = intoCols[i]!.type
+      return n ? (this.copyParse(session, format, `c${n}`, type, true) ?? `CAST(c${n} AS ${type})`) : translate(rewriteCasts(e))
     })
     const skip = badRows.length > 0 ? ` WHERE sf_row NOT IN (${badRows.join(', ')})` : ''
     const r = await session.conn.run(

@@ -107,7 +107,7 @@ t.test('test declarations and model files are validated', async (t) => {
 })
 
 const DUCKDB_ONLY = ['read_csv', 'MACRO', 'date_diff(', 'datediff(\'', 'strptime', 'try_cast', 'regexp_full_match', 'dayname(', 'isodow', '::', 'auto_detect', 'allow_quoted_nulls', 'typeof(']
-const SNOWFLAKE_ONLY = ['IFF(', 'TRY_TO_NUMBER', 'TRY_TO_TIMESTAMP', 'DATEADD', 'DATEDIFF(', 'REGEXP_LIKE', 'DECODE(', 'DAYOFWEEKISO', 'COPY INTO', '$$', 'FUNCTION']
+const SNOWFLAKE_ONLY = ['IFF(', 'TRY_TO_NUMBER', 'TRY_TO_TIMESTAMP', 'DATEADD', 'DATEDIFF(', 'REGEXP_LIKE', 'DECODE(', 'DAYOFWEEKISO', 'COPY INTO', '$$', 'FUNCTION', 'SWAP WITH', 'TRANSIENT', 'COPY GRANTS', 'ALTER SESSION', 'gold__build']
 
 /** `util.cp_*` names the text calls, and the ones its dialect statements define. */
 function cpFunctions(statements: readonly string[]): { called: Set<string>; defined: Set<string> } {
@@ -126,14 +126,17 @@ t.test('compile: every statement for each engine, in execution order', async (t)
   const snow = compile('snowflake', { stage: 'my_stage' })
   const ddl = ddlStatements()
   t.same(duck.slice(0, ddl.length), ddl, 'the bronze/ops DDL comes first')
-  t.same(snow.slice(0, ddl.length), ddl, 'the same DDL on Snowflake')
+  const session = snow.slice(0, snow.findIndex((s) => !s.startsWith('ALTER SESSION SET ')))
+  t.ok(session.includes("ALTER SESSION SET TIMESTAMP_INPUT_FORMAT = 'AUTO'") && session.includes('ALTER SESSION SET STATEMENT_TIMEOUT_IN_SECONDS = 172800'), 'Snowflake starts with the session settings')
+  t.same(snow.slice(session.length, session.length + ddl.length), ddl, 'then the same DDL')
 
   for (const [name, statements] of [['duckdb', duck], ['snowflake', snow]] as const) {
     const text = formatCompiled(statements)
     t.ok(text.endsWith(';\n'), `${name}: ends with ;\\n`)
     t.same(splitStatements(text), statements, `${name}: the output splits at ";\\n" back into the statement list`)
     t.equal(text.split(';\n').length - 1, statements.length, `${name}: one ";\\n" per statement`)
-    const order = ['CREATE OR REPLACE VIEW silver.stg_logs', 'CREATE OR REPLACE VIEW silver.stg_tickets', 'FROM silver.stg_tickets\nWHERE ticket_id IS NULL', 'CREATE OR REPLACE TABLE gold.fct_logs', 'CREATE OR REPLACE TABLE gold.fct_tickets', 'CREATE OR REPLACE TABLE gold.fct_ticket_log_summary', 'FROM gold.fct_ticket_log_summary\nWHERE ticket_id IS NULL']
+    const gold = name === 'duckdb' ? (m: string) => `CREATE OR REPLACE TABLE gold.${m} AS` : (m: string) => `CREATE OR REPLACE TRANSIENT TABLE gold__build.${m} COPY GRANTS AS`
+    const order = ['CREATE OR REPLACE VIEW silver.stg_logs', 'CREATE OR REPLACE VIEW silver.stg_tickets', 'FROM silver.stg_tickets\nWHERE ticket_id IS NULL', gold('fct_logs'), gold('fct_tickets'), gold('fct_ticket_log_summary'), 'FROM gold.fct_ticket_log_summary\nWHERE ticket_id IS NULL']
     const at = order.map((s) => statements.findIndex((x) => x.includes(s)))
     t.ok(at.every((i) => i >= 0) && at.every((i, k) => k === 0 || i > at[k - 1]!), `${name}: silver models, silver tests, gold models (dependency order), gold tests`)
     const { called, defined } = cpFunctions(statements)
@@ -149,9 +152,19 @@ t.test('compile: every statement for each engine, in execution order', async (t)
   const duckModels = formatCompiled(duck)
   for (const word of SNOWFLAKE_ONLY) t.notOk(duckModels.includes(word), `duckdb output has no ${word}`)
 
-  // The models are the same text on both engines: only the dialect and the loads differ.
-  const modelsOf = (s: string[]) => s.filter((x) => /^CREATE OR REPLACE (VIEW|TABLE)|^SELECT COUNT\(\*\) AS failures/.test(x))
-  t.same(modelsOf(snow), modelsOf(duck), 'models and tests are identical on both engines')
+  // The models are one source: silver and the tests are the same text on both engines; Snowflake builds
+  // gold as the same SELECTs into gold__build (reading gold models from there), then swaps it in.
+  const modelsOf = (s: string[]) => s.filter((x) => /^CREATE OR REPLACE VIEW|^SELECT COUNT\(\*\) AS failures/.test(x))
+  t.same(modelsOf(snow), modelsOf(duck), 'silver models and all tests are identical on both engines')
+  const duckGold = duck.filter((x) => x.startsWith('CREATE OR REPLACE TABLE gold.'))
+  const snowGold = snow.filter((x) => / gold__build\.\w+ COPY GRANTS AS\n/.test(x))
+  t.same(
+    snowGold,
+    duckGold.map((x) => x.replace(/^CREATE OR REPLACE TABLE gold\.(\w+) AS/, 'CREATE OR REPLACE TRANSIENT TABLE gold__build.$1 COPY GRANTS AS').replace(/\bgold\.(fct_\w+)/g, 'gold__build.$1')),
+    'Snowflake gold: the same SELECTs, built transient in gold__build',
+  )
+  t.equal(snow.filter((x) => x === 'ALTER SCHEMA gold SWAP WITH gold__build').length, 1, 'one swap publishes gold')
+  t.ok(snow.indexOf('ALTER SCHEMA gold SWAP WITH gold__build') > snow.indexOf(snowGold.at(-1)!), 'after the last gold model, before the gold tests')
 
   const loads = snow.filter((s) => s.startsWith('COPY INTO'))
   t.same(loads.map((s) => /^COPY INTO (\S+)/.exec(s)![1]), ['bronze.logs', 'bronze.log_rejects', 'bronze.tickets'], 'one load per bronze table')

@@ -87,3 +87,29 @@ t.test('a second process cannot open the file while it is held: a clear error', 
   const r = spawnSync(process.execPath, ['-e', script, path.join(rt.home, 'warehouse.duckdb'), path.join(rt.home, 'tmp')], { encoding: 'utf8' })
   t.match(r.stdout, /^ERR_WAREHOUSE_LOCKED DuckDB file .* is in use by another process/)
 })
+
+t.test('an abort signal interrupts the running statement (DuckDB interrupt) and rejects with its reason', async (t) => {
+  const { freshWarehouse } = await import('../transform/fixtures/bronze.js')
+  const wh = await freshWarehouse(t)
+  // Billions of rows: minutes of work unless the interrupt stops it.
+  const long = 'SELECT sum(i * i) AS s FROM range(100000000000) AS r(i)'
+  for (const call of ['query', 'run', 'tx.query', 'stream'] as const) {
+    const controller = new AbortController()
+    const reason = new Error(`cancelled ${call}`)
+    setTimeout(() => controller.abort(reason), 200)
+    const work =
+      call === 'query'
+        ? wh.query(long, undefined, controller.signal)
+        : call === 'run'
+          ? wh.run(long, undefined, controller.signal)
+          : call === 'tx.query'
+            ? wh.transaction((tx) => tx.query(long, undefined, controller.signal))
+            : (async () => {
+                for await (const c of wh.stream(long, controller.signal)) void c
+              })()
+    await t.rejects(work.then(() => {}), reason, call)
+  }
+  t.same(await wh.query('SELECT 42 AS n'), [{ n: 42 }], 'the connection is usable afterwards')
+  const aborted = AbortSignal.abort(new Error('already'))
+  await t.rejects(wh.query('SELECT 1', undefined, aborted), { message: 'already' }, 'an aborted signal sends nothing')
+})
