@@ -7,14 +7,19 @@
  * in order: never a duplicated or a missing one.
  *
  * The version is checked, not assumed: a response whose ETag is not the
- * pinned one (a server that ignores If-Match, like s3rver) or whose ranged
- * part does not start where the read stopped fails with ERR_OBJECT_CHANGED,
- * and a body that ends longer or, after every attempt, shorter than the
- * object's size fails with ERR_OBJECT_TRUNCATED.
+ * pinned one or whose ranged part does not start where the read stopped
+ * fails with ERR_OBJECT_CHANGED, and a body that ends longer or, after every
+ * attempt, shorter than the object's size fails with ERR_OBJECT_TRUNCATED.
+ * S3 serves one GET from one immutable version, but a server that ignores
+ * If-Match (s3rver, the embedded default, overwrites objects in place) can
+ * hand out a mix of two versions under the old ETag; on such a server the
+ * bytes read are checked against the ETag itself (the MD5 of a single-part
+ * upload; a multipart ETag is checked again with a HEAD after the read).
  */
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { GetObjectCommand } from '@aws-sdk/client-s3'
+import { createHash, type Hash } from 'node:crypto'
+import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3'
 import { isAbortError, PipelineError } from '../errors.js'
 import { s3Error, type ObjectStore } from './objectStore.js'
 
@@ -52,6 +57,8 @@ async function* objectChunks(store: ObjectStore, target: ReadTarget, opts: ReadO
   let etag = target.etag
   let size = target.size
   let offset = 0
+  const md5: Hash | undefined = etag !== undefined && !(await honoursIfMatch(store, key, signal)) && SINGLE_PART_ETAG.test(etag) ? createHash('md5') : undefined
+  const headAfter = etag !== undefined && md5 === undefined && !(await honoursIfMatch(store, key, signal))
   for (let attempt = 1; ; attempt++) {
     // The request itself (no byte of the body yet) is retried by the SDK's own policy (S3_MAX_ATTEMPTS, adaptive):
     // what fails here has failed that many times, or is not worth retrying.
@@ -79,9 +86,14 @@ async function* objectChunks(store: ObjectStore, target: ReadTarget, opts: ReadO
         if (r.done) break
         offset += r.value.length
         if (size !== undefined && offset > size) throw truncated(store, key, `the body runs past the ${size} bytes listed`)
+        md5?.update(r.value)
         yield r.value
       }
-      if (size === undefined || offset === size) return
+      if (size === undefined || offset === size) {
+        if (md5 && md5.digest('hex') !== etag) throw changed(store, key, `the bytes read do not hash to its ETag ${etag}: it was overwritten during the read`)
+        if (headAfter) await checkStillAt(store, key, etag!, signal)
+        return
+      }
       // The body ended early without an error: a truncated response, read on from where it stopped.
       if (attempt >= maxAttempts) throw truncated(store, key, `the body ended at byte ${offset} of ${size}, ${attempt} times (S3_MAX_ATTEMPTS)`)
       opts.onResume?.({ key, offset, attempt, error: new Error(`body ended at byte ${offset} of ${size}`) })
@@ -99,6 +111,47 @@ async function* objectChunks(store: ObjectStore, target: ReadTarget, opts: ReadO
     }
     await sleep(Math.random() * Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** (attempt - 1)), undefined, { signal })
   }
+}
+
+/** A single-part upload's ETag: the MD5 of its bytes. */
+const SINGLE_PART_ETAG = /^[0-9a-f]{32}$/
+
+const ifMatchSupport = new WeakMap<ObjectStore, Promise<boolean>>()
+
+/**
+ * Whether the store's server refuses a GET whose If-Match does not match
+ * (as S3 does), found once per store by asking for one byte of `key` under
+ * an ETag no object has. A server that answers anyway ignores If-Match.
+ */
+function honoursIfMatch(store: ObjectStore, key: string, signal: AbortSignal | undefined): Promise<boolean> {
+  let known = ifMatchSupport.get(store)
+  if (!known) {
+    known = store.client
+      .send(new GetObjectCommand({ Bucket: store.bucket, Key: key, IfMatch: '"00000000000000000000000000000000"', Range: 'bytes=0-0' }), { abortSignal: signal })
+      .then(
+        (res) => {
+          ;(res.Body as Readable | undefined)?.destroy()
+          return false
+        },
+        (err: { $metadata?: { httpStatusCode?: number } }) => {
+          if (err.$metadata?.httpStatusCode === 412) return true
+          // Not known this time (the object vanished, the network failed): ask again with the next read.
+          ifMatchSupport.delete(store)
+          return false
+        },
+      )
+    ifMatchSupport.set(store, known)
+  }
+  return known
+}
+
+/** After a read from a server that ignores If-Match: the object still has the ETag its bytes were read under. */
+async function checkStillAt(store: ObjectStore, key: string, etag: string, signal: AbortSignal | undefined): Promise<void> {
+  const res = await store.client.send(new HeadObjectCommand({ Bucket: store.bucket, Key: key }), { abortSignal: signal }).catch((err: unknown) => {
+    throw s3Error(err, `cannot check ${store.url}/${key}`)
+  })
+  const now = (res.ETag ?? '').replaceAll('"', '')
+  if (now !== etag) throw changed(store, key, `its ETag changed to ${now} during the read`)
 }
 
 /** One GET (ranged from `offset` when resuming), pinned to `etag` when known. */

@@ -11,6 +11,8 @@ import { testRuntime } from '../support/runtime.js'
 import { startFaultProxy, type FaultProxy } from './faultProxy.js'
 
 export interface FaultRuntime {
+  /** The test's folder (t.testdir(): call it once per test). */
+  home: string
   cfg: Config
   /** The store as the pipeline sees it: every request through the proxy. */
   store: ObjectStore
@@ -42,6 +44,7 @@ export async function faultRuntime(t: Test, opts: { days: number; sizeBytes: num
   const warehouse = await DuckDbWarehouse.open({ file: path.join(rt.home, 'warehouse.duckdb'), tmpDir: path.join(rt.home, 'tmp'), stage: stageReader(store) })
   t.teardown(() => warehouse.close())
   return {
+    home: rt.home,
     cfg,
     store,
     direct: rt.store,
