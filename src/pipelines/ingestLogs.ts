@@ -8,6 +8,7 @@ import { commitLoad } from '../load/commitLoad.js'
 import { quarantinedObjects } from '../load/loadFailures.js'
 import { loadedVersions } from '../load/loadLedger.js'
 import { sqlTimestamp } from '../load/sqlTimestamp.js'
+import { removeStageLeftovers } from '../load/stageLeftovers.js'
 import { logBatchFolders } from '../load/stageLayout.js'
 import { newRunId } from '../runId.js'
 import { listObjects, type ObjectInfo, type ObjectStore } from '../s3/objectStore.js'
@@ -38,6 +39,8 @@ export interface IngestLogsSummary {
   stagedFiles: number
   /** Load batches committed: each one transaction, one COPY per table. */
   batches: number
+  /** Staged files of earlier runs that never committed, removed at the start. */
+  leftoversRemoved: number
   seconds: number
   mbPerSec: number
   /** The objects this run quarantined, with why: a run with any ends `success_with_failures`. */
@@ -102,12 +105,14 @@ async function ingestLogsRun(opts: IngestLogsOptions & { runId: string }): Promi
     rejects: 0,
     stagedFiles: 0,
     batches: 0,
+    leftoversRemoved: 0,
     seconds: 0,
     mbPerSec: 0,
     failures: [],
   }
 
   await warehouse.migrate()
+  summary.leftoversRemoved = (await removeStageLeftovers(store, warehouse, { stagePrefix: cfg.S3_STAGE_PREFIX, source: 'logs', currentRunId: runId, signal })).length
   const ledger = await loadedVersions(warehouse, LOGS_SOURCE)
   const quarantine = await quarantinedObjects(warehouse, LOGS_SOURCE)
   const todo: ObjectInfo[] = []

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
-import { S3Client, paginateListObjectsV2, HeadBucketCommand } from '@aws-sdk/client-s3'
+import { DeleteObjectCommand, S3Client, paginateListObjectsV2, HeadBucketCommand } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { DEFAULTS, type Config } from '../config.js'
 import { PipelineError } from '../errors.js'
@@ -146,6 +146,26 @@ export async function uploadStream(
   } finally {
     opts.signal?.removeEventListener('abort', onAbort)
   }
+}
+
+/**
+ * Deletes objects one request each, a few at a time (s3rver has no
+ * DeleteObjects, and the numbers here are small: leftovers of failed runs).
+ */
+export async function deleteObjects(store: ObjectStore, keys: readonly string[], signal?: AbortSignal): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < keys.length) {
+      const key = keys[next++]!
+      try {
+        await store.client.send(new DeleteObjectCommand({ Bucket: store.bucket, Key: key }), { abortSignal: signal })
+      } catch (err) {
+        if (signal?.aborted) throw err
+        throw s3Error(err, `cannot delete ${store.url}/${key}`)
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(8, keys.length) }, worker))
 }
 
 /** Wraps an SDK error in one line: what failed, and S3's own code and message. Never includes credentials. */
