@@ -16,6 +16,7 @@ import { generateLogs } from './generate/logGenerator.js'
 import { createLogger } from './logger.js'
 import { ingestLogs } from './pipelines/ingestLogs.js'
 import { uploadLogs } from './pipelines/uploadLogs.js'
+import { formatPruneSummary, pruneLogs } from './pipelines/pruneLogs.js'
 import { startEmbeddedS3, EMBEDDED_CREDENTIALS, projectRoot } from './s3/embeddedS3.js'
 import { withRuntime, openWarehouse } from './runtime.js'
 import { printResult, type QueryFormat } from './cli/output.js'
@@ -147,6 +148,17 @@ program
     process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : formatIngestLogsSummary(summary))
     // success_with_failures: everything else loaded, but objects were quarantined.
     if (summary.failures.length > 0) process.exitCode = EXIT_WITH_FAILURES
+  })
+
+program
+  .command('prune-logs')
+  .description('remove the bronze and ledger rows of log objects deleted from S3, in one transaction (never run automatically)')
+  .option('--dry-run', 'only print what would be removed')
+  .option('--json', 'print the summary as JSON')
+  .action(async (o: { dryRun?: boolean; json?: boolean }) => {
+    const cfg = config()
+    const summary = await withRuntime(cfg, (rt) => pruneLogs({ ...rt, dryRun: o.dryRun === true, signal }))
+    process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : formatPruneSummary(summary))
   })
 
 program
