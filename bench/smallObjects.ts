@@ -15,7 +15,8 @@ import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { loadConfig, type Config } from '../src/config.js'
 import { forEachConcurrent } from '../src/pipelines/concurrency.js'
 import { ingestLogs } from '../src/pipelines/ingestLogs.js'
-import { listObjects, openObject } from '../src/s3/objectStore.js'
+import { readObject } from '../src/s3/objectReader.js'
+import { listObjects } from '../src/s3/objectStore.js'
 import { withRuntime } from '../src/runtime.js'
 import { stopwatch, type BenchCase, type CaseContext } from './harness.js'
 
@@ -85,7 +86,7 @@ export function smallObjectsCase(objects: 1 | typeof SMALL_OBJECTS, what: 'inges
             for await (const o of listObjects(store, cfg.S3_LOGS_PREFIX)) listed.push(o)
             let bytes = 0
             await forEachConcurrent(listed, cfg.INGEST_CONCURRENCY, async (o, signal) => {
-              for await (const chunk of await openObject(store, o.key, { ifMatch: o.etag, signal })) bytes += (chunk as Buffer).length
+              for await (const chunk of readObject(store, o, { signal })) bytes += (chunk as Buffer).length
             })
             const seconds = elapsed()
             if (listed.length !== expected.objects || bytes !== expected.bytes) throw new Error(`got ${listed.length} objects, ${bytes} bytes; expected ${JSON.stringify(expected)}`)

@@ -42,6 +42,11 @@ export class LogBatchStage {
     this.rejectsWriter = new StageWriter({ ...common, keyPrefix: opts.folders.rejects, header: csvHeader(REJECT_COLUMNS) })
   }
 
+  /** Whether the batch's own files failed (not one object's input): the batch cannot be loaded. */
+  get failed(): boolean {
+    return this.failure !== undefined
+  }
+
   /** Compressed bytes staged so far, in both writers. */
   get stagedBytes(): number {
     return this.rowsWriter.compressedBytes + this.rejectsWriter.compressedBytes
@@ -91,7 +96,8 @@ export class LogBatchStage {
 /**
  * One object's parsed batches → CSV → its batch's writers. It counts what the
  * object staged, for the per-object reconciliation. A failing object leaves
- * its rows in the batch's files: the batch is then abandoned, not loaded.
+ * the rows it staged so far in the batch's files: the batch's commit deletes
+ * them again (commitLoad's `discard`).
  */
 export class LogObjectSink extends Writable {
   rows = 0

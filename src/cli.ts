@@ -16,6 +16,7 @@ import { generateLogs } from './generate/logGenerator.js'
 import { createLogger } from './logger.js'
 import { ingestLogs } from './pipelines/ingestLogs.js'
 import { uploadLogs } from './pipelines/uploadLogs.js'
+import { formatPruneSummary, pruneLogs } from './pipelines/pruneLogs.js'
 import { startEmbeddedS3, EMBEDDED_CREDENTIALS, projectRoot } from './s3/embeddedS3.js'
 import { withRuntime, openWarehouse } from './runtime.js'
 import { printResult, type QueryFormat } from './cli/output.js'
@@ -31,6 +32,7 @@ import { RunHistory } from './dag/runHistory.js'
 import { formatStatusGrid, statusJson } from './cli/statusGrid.js'
 import { registerTransformCommands } from './cli/transformCommands.js'
 import { registerSetupCommands } from './cli/setupCommands.js'
+import { EXIT_WITH_FAILURES, registerFailuresCommand } from './cli/failuresCommand.js'
 import { errorCode, errorJson, jsonRequested } from './cli/errorReport.js'
 import { checkLocalFile, localInputError } from './cli/localInput.js'
 
@@ -122,7 +124,8 @@ program
   .command('ingest-logs')
   .description('one run of the log ingest: S3 log objects → parser → gzipped CSV stage → bronze.logs')
   .option('--json', 'print the run summary as JSON')
-  .action(async (o: { json?: boolean }) => {
+  .option('--retry-failed', 'also try the quarantined objects again (careplus failures lists them), not only those whose ETag changed')
+  .action(async (o: { json?: boolean; retryFailed?: boolean }) => {
     const cfg = config()
     const logger = createLogger(cfg.LOG_LEVEL)
     const summary = await withRuntime(cfg, async (rt) => {
@@ -131,6 +134,7 @@ program
         return await ingestLogs({
           ...rt,
           signal,
+          retryFailed: o.retryFailed,
           onProgress: (p) => {
             if (p.type === 'plan') bar.start(p.bytes)
             else if (p.type === 'bytes') bar.add(p.bytes)
@@ -142,6 +146,19 @@ program
       }
     })
     process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : formatIngestLogsSummary(summary))
+    // success_with_failures: everything else loaded, but objects were quarantined.
+    if (summary.failures.length > 0) process.exitCode = EXIT_WITH_FAILURES
+  })
+
+program
+  .command('prune-logs')
+  .description('remove the bronze and ledger rows of log objects deleted from S3, in one transaction (never run automatically)')
+  .option('--dry-run', 'only print what would be removed')
+  .option('--json', 'print the summary as JSON')
+  .action(async (o: { dryRun?: boolean; json?: boolean }) => {
+    const cfg = config()
+    const summary = await withRuntime(cfg, (rt) => pruneLogs({ ...rt, dryRun: o.dryRun === true, signal }))
+    process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : formatPruneSummary(summary))
   })
 
 program
@@ -329,6 +346,7 @@ program
   })
 
 registerTransformCommands(program, { config, signal })
+registerFailuresCommand(program, { config })
 registerSetupCommands(program, { config, signal })
 
 async function main(): Promise<void> {

@@ -23,6 +23,10 @@ export const DEFAULTS = {
   S3_LOGS_PREFIX: 'logs/',
   /** Where staged `.csv.gz` files are written for COPY. */
   S3_STAGE_PREFIX: 'stage/',
+  /** Attempts of every S3 request (the SDK's adaptive retry), and of each object read with its ranged resumes. */
+  S3_MAX_ATTEMPTS: 8,
+  /** An S3 body that delivers no byte for this long is abandoned and resumed from where it stopped. */
+  S3_READ_TIMEOUT_MS: 60_000,
   /** Source objects parsed and staged at the same time. */
   INGEST_CONCURRENCY: 4,
   /**
@@ -32,6 +36,12 @@ export const DEFAULTS = {
   STAGE_FILE_MAX_BYTES: 128 * 1024 * 1024,
   /** At most this many log objects per load batch (one transaction, one COPY per table; Snowflake takes up to 1,000 files a COPY). */
   LOAD_BATCH_MAX_OBJECTS: 1000,
+  /**
+   * Log objects that cannot be read (corrupt gzip, a body that never matches
+   * its size) are quarantined and the run goes on; past this many in one run
+   * the run fails instead: a bucket of bad objects is a configuration problem.
+   */
+  MAX_FAILED_OBJECTS: 10,
   /** A log block larger than this is rejected instead of buffered (split2's maxLength). */
   MAX_BLOCK_BYTES: 1024 * 1024,
   /** The tickets source (MySQL/MariaDB). */
@@ -137,9 +147,12 @@ const schema = z.object({
   S3_REGION: z.string().regex(/^[a-z0-9-]+$/, 'expected a region such as us-east-1'),
   S3_LOGS_PREFIX: prefix,
   S3_STAGE_PREFIX: prefix,
+  S3_MAX_ATTEMPTS: positiveInt(20),
+  S3_READ_TIMEOUT_MS: z.coerce.number().int().min(100),
   INGEST_CONCURRENCY: positiveInt(64),
   STAGE_FILE_MAX_BYTES: z.coerce.number().int().min(1024),
   LOAD_BATCH_MAX_OBJECTS: positiveInt(100_000),
+  MAX_FAILED_OBJECTS: z.coerce.number().int().min(0),
   MAX_BLOCK_BYTES: z.coerce.number().int().min(1024).max(256 * 1024 * 1024),
   MYSQL_HOST: z.string().min(1),
   MYSQL_PORT: z.coerce.number().int().min(1).max(65535),

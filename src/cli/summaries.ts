@@ -9,8 +9,11 @@ export function formatIngestLogsSummary(s: IngestLogsSummary): string {
       `  objects   ${n(s.objectsListed)} listed, ${n(s.objectsLoaded)} loaded, ${n(s.objectsUnchanged)} unchanged, ${n(s.objectsIgnored)} ignored`,
       `  bytes     ${n(s.bytes)} (${(s.bytes / 1e6).toFixed(2)} MB)`,
       `  blocks    ${n(s.blocks)} = ${n(s.rows)} rows + ${n(s.rejects)} rejects`,
-      `  staged    ${n(s.stagedFiles)} files`,
+      `  staged    ${n(s.stagedFiles)} files in ${n(s.batches)} load batch${s.batches === 1 ? '' : 'es'}`,
       `  time      ${s.seconds.toFixed(2)} s, ${s.mbPerSec.toFixed(1)} MB/s`,
+      ...(s.objectsChanged > 0 ? [`  changed   ${n(s.objectsChanged)} objects changed or vanished while read: the next run loads them`] : []),
+      ...(s.objectsQuarantined > 0 ? [`  skipped   ${n(s.objectsQuarantined)} quarantined objects, unchanged since they failed (careplus failures; --retry-failed)`] : []),
+      ...(s.failures.length > 0 ? [`  FAILED    ${n(s.failures.length)} objects quarantined in this run (careplus failures):`, ...s.failures.map((f) => `    ${f.key}: ${f.reason}`)] : []),
     ].join('\n') + '\n'
   )
 }

@@ -4,7 +4,7 @@ import { loadConfig } from '../config.js'
 import { isAbortError, PipelineError } from '../errors.js'
 import { withRuntime, type Runtime } from '../runtime.js'
 import { EMBEDDED_CREDENTIALS } from '../s3/embeddedS3.js'
-import { storeFor } from '../s3/objectStore.js'
+import { readSettings, storeFor } from '../s3/objectStore.js'
 import { RemoteWarehouse } from '../warehouse/remoteWarehouse.js'
 
 /** What the daemon hands each job's worker (Bree's workerData). */
@@ -58,6 +58,7 @@ export async function runJob<T>(
         region: cfg.S3_REGION,
         endpoint: c.s3.endpoint,
         credentials: c.s3.embedded ? EMBEDDED_CREDENTIALS : undefined,
+        ...readSettings(cfg),
       })
       const warehouse = new RemoteWarehouse(cfg.WAREHOUSE, parentPort!)
       try {

@@ -9,13 +9,19 @@
  *   3. reconciles each source object in bronze itself (logs: its rows and
  *      rejects counted by `_source_file` equal what it staged, and add up to
  *      its blocks),
- *   4. records one ledger row per object and moves the watermark, if any.
+ *   4. records one ledger row per object and moves the watermark, if any;
+ *   5. quarantines the objects that failed mid-stream: their rows from this
+ *      run (the part staged before the failure) are deleted again, and their
+ *      failure is recorded in ops.load_failures, while an object that loads
+ *      leaves the quarantine. A failed object's earlier version, if any,
+ *      stays in bronze and in the ledger.
  * Any mismatch throws, so the transaction rolls back and nothing of the load
  * commits; the ledger and watermark move only with the rows they describe.
  */
 import { PipelineError } from '../errors.js'
 import type { WarehouseTx } from '../warehouse/warehouse.js'
 import { loadConstants, SOURCE_FILE_COLUMN, type BronzeTable, type LoadContext } from './bronzeSchema.js'
+import { recordQuarantine, type QuarantinedObject } from './loadFailures.js'
 import { chunks, recordLoads, type LedgerEntry } from './loadLedger.js'
 import { writeWatermark } from './watermarks.js'
 
@@ -39,12 +45,18 @@ export interface LoadCommit {
   /** Count each object's rows and rejects in these tables by `_source_file` (the log tables). */
   reconcileBySourceFile?: { rows: BronzeTable; rejects: BronzeTable }
   watermark?: { cursorColumn: string; value: string }
+  /** Objects of this load that failed part-way (or changed while read): the rows they staged before are not kept. */
+  discard?: readonly string[]
+  /** Their failures to quarantine (those not to be retried silently). */
+  failed?: readonly QuarantinedObject[]
+  /** Loaded objects the quarantine held a failure of: their rows there go. */
+  unquarantine?: readonly string[]
 }
 
 /** `IN (…)` lists of at most this many keys per statement. */
 const KEYS_PER_STATEMENT = 1000
 
-/** Returns the rows loaded into each target, in order. */
+/** Returns the rows kept in each target, in order. */
 export async function commitLoad(tx: WarehouseTx, load: LoadCommit, signal?: AbortSignal): Promise<number[]> {
   const replace = load.replace ?? []
   for (const target of load.targets) {
@@ -65,11 +77,22 @@ export async function commitLoad(tx: WarehouseTx, load: LoadCommit, signal?: Abo
     loaded.push(n)
   }
 
+  for (const target of load.targets) {
+    if (target.rows === 0) continue
+    for (const part of chunks(load.discard ?? [], KEYS_PER_STATEMENT)) {
+      const n = await tx.run(`DELETE FROM ${target.table.name} WHERE _run_id = ? AND ${SOURCE_FILE_COLUMN} IN (${part.map(() => '?').join(', ')})`, [load.ctx.runId, ...part])
+      loaded[load.targets.indexOf(target)]! -= n
+    }
+  }
+
   if (load.reconcileBySourceFile) await reconcileBySourceFile(tx, load.ctx.runId, load.objects, load.reconcileBySourceFile)
 
   signal?.throwIfAborted()
   await recordLoads(tx, load.source, load.ctx.runId, load.ctx.loadedAt, load.objects, replace)
   if (load.watermark) await writeWatermark(tx, load.source, load.watermark.cursorColumn, load.watermark.value, load.ctx.runId, load.ctx.loadedAt)
+  const failed = load.failed ?? []
+  const unquarantine = load.unquarantine ?? []
+  if (failed.length > 0 || unquarantine.length > 0) await recordQuarantine(tx, load.source, [...unquarantine, ...failed.map((f) => f.key)], failed)
   return loaded
 }
 

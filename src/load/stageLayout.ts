@@ -16,9 +16,14 @@ export type StagedSource = 'logs' | 'tickets'
 /** Run ids are `20261126T173700Z-1a2b3c` (src/runId.ts): plain path characters only. */
 const RUN_ID = /^[0-9A-Za-z-]+$/
 
+/** Every staged file of a source is under this folder. */
+export function stageRoot(stagePrefix: string, source: StagedSource): string {
+  return `${stagePrefix}${source}/`
+}
+
 function runFolder(stagePrefix: string, source: StagedSource, runId: string): string {
   if (!RUN_ID.test(runId)) throw new Error(`invalid run id for a stage path: ${JSON.stringify(runId)}`)
-  return `${stagePrefix}${source}/${runId}/`
+  return `${stageRoot(stagePrefix, source)}${runId}/`
 }
 
 /** The folders of one log load batch: its `bronze.logs` files and its `bronze.log_rejects` files. */

@@ -6,6 +6,7 @@ import { PipelineError } from '../errors.js'
 import { BRONZE_TICKETS, TICKET_CSV_COLUMNS } from '../load/bronzeSchema.js'
 import { commitLoad } from '../load/commitLoad.js'
 import { sqlTimestamp } from '../load/sqlTimestamp.js'
+import { removeStageLeftovers } from '../load/stageLeftovers.js'
 import { ticketRunFolder } from '../load/stageLayout.js'
 import { newRunId } from '../runId.js'
 import type { ObjectStore } from '../s3/objectStore.js'
@@ -75,6 +76,7 @@ async function ingestTicketsRun(opts: IngestTicketsOptions & { runId: string }):
   const { cfg, store, warehouse: wh, signal, runId } = opts
   const started = process.hrtime.bigint()
   await wh.migrate()
+  await removeStageLeftovers(store, wh, { stagePrefix: cfg.S3_STAGE_PREFIX, source: 'tickets', currentRunId: runId, signal })
   const cursor = await readTicketCursor(wh, cfg)
 
   const settings = mysqlSettings(cfg)

@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
-import { GetObjectCommand, S3Client, paginateListObjectsV2, HeadBucketCommand } from '@aws-sdk/client-s3'
+import { DeleteObjectCommand, S3Client, paginateListObjectsV2, HeadBucketCommand } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
-import type { Config } from '../config.js'
+import { DEFAULTS, type Config } from '../config.js'
 import { PipelineError } from '../errors.js'
 import { EMBEDDED_CREDENTIALS, startEmbeddedS3, type EmbeddedS3 } from './embeddedS3.js'
 
@@ -15,7 +15,16 @@ export interface ObjectStore {
   url: string
   /** Set when this store started the embedded server. */
   embedded?: EmbeddedS3
+  /** How reads of one object survive faults (src/s3/objectReader.ts). */
+  reads: ReadPolicy
   close(): Promise<void>
+}
+
+export interface ReadPolicy {
+  /** Requests per object read, the first GET and its ranged resumes together (S3_MAX_ATTEMPTS). */
+  maxAttempts: number
+  /** A body that delivers nothing for this long is abandoned and resumed (S3_READ_TIMEOUT_MS). */
+  idleTimeoutMs: number
 }
 
 export interface ObjectInfo {
@@ -26,7 +35,7 @@ export interface ObjectInfo {
   lastModified?: Date
 }
 
-function makeClient(opts: { region: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string } }): S3Client {
+function makeClient(opts: { region: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string }; maxAttempts: number; idleTimeoutMs: number }): S3Client {
   const custom = opts.endpoint !== undefined
   return new S3Client({
     region: opts.region,
@@ -37,7 +46,12 @@ function makeClient(opts: { region: string; endpoint?: string; credentials?: { a
     // aws-chunked payloads with trailing CRC32 checksums; send checksums only
     // where the API requires them.
     ...(custom ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } : {}),
-    maxAttempts: 3,
+    // Every request (list pages, GETs, each multipart part, COPY's downloads) retries throttling,
+    // 5xx and connection errors; adaptive mode also slows the client down while S3 says SlowDown.
+    retryMode: 'adaptive',
+    maxAttempts: opts.maxAttempts,
+    // A server that accepts a connection and then says nothing fails the request instead of hanging it.
+    requestHandler: { connectionTimeout: 10_000, requestTimeout: opts.idleTimeoutMs },
   })
 }
 
@@ -47,9 +61,14 @@ export async function openObjectStore(cfg: Config): Promise<ObjectStore> {
     const dir = path.join(cfg.home, 's3')
     mkdirSync(dir, { recursive: true })
     const embedded = await startEmbeddedS3({ dir })
-    return storeFor({ endpoint: embedded.endpoint, bucket: embedded.bucket, region: cfg.S3_REGION, credentials: EMBEDDED_CREDENTIALS, embedded })
+    return storeFor({ endpoint: embedded.endpoint, bucket: embedded.bucket, region: cfg.S3_REGION, credentials: EMBEDDED_CREDENTIALS, embedded, ...readSettings(cfg) })
   }
-  return storeFor({ endpoint: cfg.S3_ENDPOINT, bucket: cfg.S3_BUCKET!, region: cfg.S3_REGION })
+  return storeFor({ endpoint: cfg.S3_ENDPOINT, bucket: cfg.S3_BUCKET!, region: cfg.S3_REGION, ...readSettings(cfg) })
+}
+
+/** The retry and read-timeout settings of a store, from the configuration. */
+export function readSettings(cfg: Pick<Config, 'S3_MAX_ATTEMPTS' | 'S3_READ_TIMEOUT_MS'>): ReadPolicy {
+  return { maxAttempts: cfg.S3_MAX_ATTEMPTS, idleTimeoutMs: cfg.S3_READ_TIMEOUT_MS }
 }
 
 export function storeFor(opts: {
@@ -58,13 +77,17 @@ export function storeFor(opts: {
   endpoint?: string
   credentials?: { accessKeyId: string; secretAccessKey: string }
   embedded?: EmbeddedS3
+  maxAttempts?: number
+  idleTimeoutMs?: number
 }): ObjectStore {
-  const client = makeClient(opts)
+  const reads: ReadPolicy = { maxAttempts: opts.maxAttempts ?? DEFAULTS.S3_MAX_ATTEMPTS, idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULTS.S3_READ_TIMEOUT_MS }
+  const client = makeClient({ ...opts, ...reads })
   return {
     client,
     bucket: opts.bucket,
     url: `s3://${opts.bucket}`,
     embedded: opts.embedded,
+    reads,
     async close() {
       client.destroy()
       await opts.embedded?.stop()
@@ -98,24 +121,6 @@ export async function* listObjects(store: ObjectStore, prefix: string, signal?: 
   }
 }
 
-/**
- * Streams one object's body. `ifMatch` pins the version the ledger will
- * record: an object replaced between listing and reading fails the read
- * (412) instead of loading bytes under the wrong ETag.
- */
-export async function openObject(store: ObjectStore, key: string, opts: { ifMatch?: string; signal?: AbortSignal } = {}): Promise<Readable> {
-  try {
-    const res = await store.client.send(
-      new GetObjectCommand({ Bucket: store.bucket, Key: key, IfMatch: opts.ifMatch ? `"${opts.ifMatch}"` : undefined }),
-      { abortSignal: opts.signal },
-    )
-    return res.Body as Readable
-  } catch (err) {
-    if (opts.signal?.aborted) throw err
-    throw s3Error(err, `cannot read ${store.url}/${key}`)
-  }
-}
-
 /** Multipart upload of a stream (lib-storage): parts of 8 MiB, two in flight, so memory stays bounded. */
 export async function uploadStream(
   store: ObjectStore,
@@ -143,6 +148,26 @@ export async function uploadStream(
   }
 }
 
+/**
+ * Deletes objects one request each, a few at a time (s3rver has no
+ * DeleteObjects, and the numbers here are small: leftovers of failed runs).
+ */
+export async function deleteObjects(store: ObjectStore, keys: readonly string[], signal?: AbortSignal): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < keys.length) {
+      const key = keys[next++]!
+      try {
+        await store.client.send(new DeleteObjectCommand({ Bucket: store.bucket, Key: key }), { abortSignal: signal })
+      } catch (err) {
+        if (signal?.aborted) throw err
+        throw s3Error(err, `cannot delete ${store.url}/${key}`)
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(8, keys.length) }, worker))
+}
+
 /** Wraps an SDK error in one line: what failed, and S3's own code and message. Never includes credentials. */
 export function s3Error(err: unknown, what: string): PipelineError {
   const e = err as { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number } }
@@ -151,14 +176,14 @@ export function s3Error(err: unknown, what: string): PipelineError {
   return new PipelineError('ERR_S3', `${what}${status}: ${detail}`, { cause: err })
 }
 
-/** The stage as engines that need a local copy read it (DuckDB). */
+/** The stage as engines that need a local copy read it (DuckDB): a read that resumes, as every object read does. */
 export function stageReader(store: ObjectStore): import('../warehouse/warehouse.js').StageReader {
   return {
     async download(key, localPath, signal) {
       const { createWriteStream } = await import('node:fs')
       const { pipeline } = await import('node:stream/promises')
-      const body = await openObject(store, key, { signal })
-      await pipeline(body, createWriteStream(localPath), { signal })
+      const { readObject } = await import('./objectReader.js')
+      await pipeline(readObject(store, { key }, { signal }), createWriteStream(localPath), { signal })
     },
   }
 }

@@ -1,6 +1,7 @@
 import { Transform, type Duplex, type Readable } from 'node:stream'
 import { createGunzip } from 'node:zlib'
-import { openObject, type ObjectInfo, type ObjectStore } from '../s3/objectStore.js'
+import { readObject, type ReadOptions } from '../s3/objectReader.js'
+import type { ObjectInfo, ObjectStore } from '../s3/objectStore.js'
 
 /**
  * The log source: the objects under S3_LOGS_PREFIX, each a `.log` (or a
@@ -25,12 +26,13 @@ export function sourceFileOf(obj: Pick<ObjectInfo, 'key'>): string {
 }
 
 /**
- * The first streams of an object's chain: its body (pinned to the listed
- * ETag), a byte counter, and gunzip for `.log.gz`. The parser and the sink
- * follow (one `pipeline` joins them all).
+ * The first streams of an object's chain: its body (the listed version,
+ * resumed through faults: src/s3/objectReader.ts), a byte counter, and
+ * gunzip for `.log.gz`. The parser and the sink follow (one `pipeline` joins
+ * them all). An empty object is an empty log, whatever its name says.
  */
-export async function openLogObject(store: ObjectStore, obj: ObjectInfo, opts: { signal?: AbortSignal; onBytes?: (n: number) => void }): Promise<[Readable, ...Duplex[]]> {
-  const body = await openObject(store, obj.key, { ifMatch: obj.etag, signal: opts.signal })
+export function openLogObject(store: ObjectStore, obj: ObjectInfo, opts: ReadOptions & { onBytes?: (n: number) => void }): [Readable, ...Duplex[]] {
+  const body = readObject(store, obj, opts)
   const onBytes = opts.onBytes
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -38,5 +40,5 @@ export async function openLogObject(store: ObjectStore, obj: ObjectInfo, opts: {
       cb(null, chunk)
     },
   })
-  return obj.key.endsWith('.gz') ? [body, counter, createGunzip()] : [body, counter]
+  return obj.key.endsWith('.gz') && obj.size > 0 ? [body, counter, createGunzip()] : [body, counter]
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs'
+import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import path from 'node:path'
 import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api'
@@ -6,6 +6,9 @@ import { PipelineError } from '../errors.js'
 import { duckdbCopyStatement } from '../load/duckdbCopy.js'
 import { ddlStatements } from './sqlFiles.js'
 import { plainValue, type CopySpec, type Row, type StageReader, type Warehouse, type WarehouseTx } from './warehouse.js'
+
+/** Local copies of staged files live in `<tmpDir>/copy-XXXXXX/` for the length of one COPY. */
+const COPY_DIR_PREFIX = 'copy-'
 
 /** Measured: a 1,000,000-ticket COPY peaked at ~695 MiB RSS without a limit. */
 export const DEFAULT_DUCKDB_MEMORY_LIMIT = '256MB'
@@ -47,6 +50,9 @@ export class DuckDbWarehouse implements Warehouse {
       }
       throw new PipelineError('ERR_WAREHOUSE', `cannot open DuckDB file ${opts.file}: ${msg}`, { cause: err })
     }
+    // Holding the file's lock, this process is the only one that COPYs through tmpDir: a copy-* folder there
+    // was left by a process killed mid-COPY (each is removed when its COPY ends), so it goes.
+    for (const name of readdirSync(opts.tmpDir)) if (name.startsWith(COPY_DIR_PREFIX)) rmSync(path.join(opts.tmpDir, name), { recursive: true, force: true })
     const conn = await instance.connect()
     return new DuckDbWarehouse(instance, conn, opts.stage, opts.tmpDir)
   }
@@ -181,7 +187,7 @@ export class DuckDbWarehouse implements Warehouse {
     if (spec.files.length === 0) return 0
     if (!this.stage) throw new Error('DuckDbWarehouse opened without a stage reader cannot COPY')
     const types = await this.tableColumns(spec.table)
-    const dir = await mkdtemp(path.join(this.tmpDir, 'copy-'))
+    const dir = await mkdtemp(path.join(this.tmpDir, COPY_DIR_PREFIX))
     try {
       const local = spec.files.map((_, i) => path.join(dir, `${i}.csv.gz`))
       // Built (and its identifiers checked) before anything is downloaded.

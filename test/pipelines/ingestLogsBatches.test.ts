@@ -92,7 +92,8 @@ t.test('a batch also closes at STAGE_FILE_MAX_BYTES of staged data, and a big ob
 })
 
 t.test('a failure inside a batch commits none of it; the batches before stay; the next run completes', async (t) => {
-  const rt = await testRuntime(t, { LOAD_BATCH_MAX_OBJECTS: '5', INGEST_CONCURRENCY: '2' })
+  // MAX_FAILED_OBJECTS=0: a bad object fails the run rather than being quarantined.
+  const rt = await testRuntime(t, { LOAD_BATCH_MAX_OBJECTS: '5', INGEST_CONCURRENCY: '2', MAX_FAILED_OBJECTS: '0' })
   const dir = path.join(rt.home, 'logs')
   const gen = await generateLogs({ outDir: dir, days: 12, events: 600, seed: 2 })
   await uploadLogs({ store: rt.store, prefix: 'logs/', paths: [dir], concurrency: 4 })
@@ -102,7 +103,7 @@ t.test('a failure inside a batch commits none of it; the batches before stay; th
   let committed = 0
   await t.rejects(
     ingestLogs({ cfg: rt.cfg, store: rt.store, warehouse: rt.warehouse, onProgress: (p) => void (p.type === 'object-loaded' && committed++) }),
-    { code: 'ERR_INGEST_OBJECT', message: /careplus-2025-07-08\.log\.gz/ },
+    { code: 'ERR_TOO_MANY_FAILED_OBJECTS', message: /careplus-2025-07-08\.log\.gz/ },
   )
   t.equal(committed, 5, 'the first batch committed')
   t.equal(await count(rt.warehouse, 'SELECT count(*) FROM ops.load_ledger'), 5, 'only its objects are in the ledger')

@@ -1,10 +1,16 @@
 import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { generateLogs } from '../../src/generate/logGenerator.js'
+import { gzipSync } from 'node:zlib'
+import { PutObjectCommand } from '@aws-sdk/client-s3'
+import { EMBEDDED_CREDENTIALS, startEmbeddedS3 } from '../../src/s3/embeddedS3.js'
+import { storeFor } from '../../src/s3/objectStore.js'
 import { DuckDbWarehouse } from '../../src/warehouse/duckdbWarehouse.js'
+import { independentS3 } from '../support/independentS3.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const CLI = path.join(ROOT, 'dist/src/cli.js')
@@ -57,6 +63,33 @@ t.test('kill -9 in the middle of batched ingests, again and again: the rerun loa
   t.ok(kills >= 1, `killed ${kills} runs`)
   t.ok(midway >= 1, 'at least one kill landed before the last batch')
 
+  // A kill between a batch's upload and its commit leaves staged files, a kill during a COPY a local copy folder.
+  // The kills above land mostly while objects stream (a staged file appears on S3 only once it is whole), so one
+  // of each is planted too, as such a kill would leave them.
+  const stageKeys = async (plant?: string) => {
+    const server = await startEmbeddedS3({ dir: path.join(env.CAREPLUS_HOME, 's3') })
+    try {
+      const store = storeFor({ endpoint: server.endpoint, bucket: server.bucket, region: 'us-east-1', credentials: EMBEDDED_CREDENTIALS })
+      if (plant) await store.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: plant, Body: gzipSync('timestamp\n') }))
+      store.client.destroy()
+      return await independentS3(server.endpoint, server.bucket).listKeys('stage/')
+    } finally {
+      await server.stop()
+    }
+  }
+  const committedKeys = async (wh: DuckDbWarehouse) =>
+    new Set((await wh.query('SELECT DISTINCT staged_files FROM ops.load_ledger')).flatMap((r) => JSON.parse(String(r.staged_files)) as string[]))
+  const planted = 'stage/logs/20261203T000000Z-dead01/batch-00002/rows/part-00000.csv.gz'
+  {
+    const wh = await DuckDbWarehouse.open({ file: path.join(env.CAREPLUS_HOME, 'warehouse.duckdb'), tmpDir: path.join(home, 'tmp-check') })
+    const committed = await committedKeys(wh)
+    await wh.close()
+    const uncommitted = (await stageKeys(planted)).filter((k) => !committed.has(k))
+    t.ok(uncommitted.includes(planted), `${uncommitted.length} uncommitted staged files before the last run`)
+  }
+  mkdirSync(path.join(env.CAREPLUS_HOME, 'tmp', 'copy-LEFTXX'), { recursive: true })
+  writeFileSync(path.join(env.CAREPLUS_HOME, 'tmp', 'copy-LEFTXX', '0.csv.gz'), Buffer.alloc(1024))
+
   const final = spawnSync(process.execPath, [CLI, 'ingest-logs', '--json'], { cwd: home, env: { ...env, LOG_LEVEL: 'silent' }, encoding: 'utf8' })
   t.equal(final.status, 0, final.stderr)
   const wh = await DuckDbWarehouse.open({ file: path.join(env.CAREPLUS_HOME, 'warehouse.duckdb'), tmpDir: path.join(home, 'tmp-check') })
@@ -66,4 +99,9 @@ t.test('kill -9 in the middle of batched ingests, again and again: the rerun loa
   t.equal(await n('SELECT count(*) FROM bronze.logs'), gen.events, 'every generated event once')
   t.equal(await n('SELECT count(*) FROM (SELECT DISTINCT _source_file, _source_line FROM bronze.logs)'), gen.events, 'no duplicate (_source_file, _source_line)')
   t.equal(await n('SELECT sum(rows_loaded) FROM ops.load_ledger'), gen.events, 'the ledger counts the same rows')
+  t.match(JSON.parse(final.stdout), { leftoversRemoved: Number })
+  t.ok(JSON.parse(final.stdout).leftoversRemoved >= 1, 'the run removed the leftovers first')
+  t.same(readdirSync(path.join(env.CAREPLUS_HOME, 'tmp')).filter((f) => f.startsWith('copy-')), [], 'no tmp/copy-* left')
+  const committed = await committedKeys(wh)
+  t.same(await stageKeys(), [...committed].sort(), 'the stage holds exactly the committed loads\' files')
 })

@@ -105,7 +105,7 @@ t.test('setup --print, the administrator runs it, then setup, upload, ingest, tr
   for (const attempt of [1, 2]) {
     const setup = await run(['setup'])
     t.equal(setup.status, 0, setup.stderr)
-    t.match(setup.stdout, /^ok {2}CREATE SCHEMA IF NOT EXISTS bronze\n[\s\S]*ok {2}CREATE OR REPLACE STAGE bronze\.careplus_stage\n[\s\S]*ok {2}CREATE TABLE IF NOT EXISTS ops\.task_runs \(\nok {2}LIST @bronze\.careplus_stage\/careplus-setup-check\/ \(Snowflake reads s3:\/\/careplus\/stage\/ through careplus_s3\)\n$/, `setup run ${attempt}`)
+    t.match(setup.stdout, /^ok {2}CREATE SCHEMA IF NOT EXISTS bronze\n[\s\S]*ok {2}CREATE OR REPLACE STAGE bronze\.careplus_stage\n[\s\S]*ok {2}CREATE TABLE IF NOT EXISTS ops\.load_failures \(\nok {2}LIST @bronze\.careplus_stage\/careplus-setup-check\/ \(Snowflake reads s3:\/\/careplus\/stage\/ through careplus_s3\)\n$/, `setup run ${attempt}`)
   }
   t.match(sf.endpoint.stages.get('bronze.careplus_stage'), { url: 's3://careplus/stage/', integration: 'careplus_s3', fileFormat: { TYPE: 'CSV', NULL_IF: '()' } })
 
