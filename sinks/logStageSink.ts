@@ -1,6 +1,8 @@
 import { Writable } from 'node:stream'
-import { LOG_COLUMNS, REJECT_COLUMNS, type ParseBatch } from '../parsers/logRecord.js'
+import type { LogBatch } from '../parsers/logBatch.js'
+import { LOG_COLUMNS, REJECT_COLUMNS } from '../parsers/logRecord.js'
 import { csvHeader, encodeCsvBatch } from './csvEncoding.js'
+import { LogCsvEncoder } from './logCsvEncoder.js'
 import { StageWriter, type StagedFile, type StageWriterOptions } from './stageWriter.js'
 
 export interface LogStageResult {
@@ -9,20 +11,30 @@ export interface LogStageResult {
 }
 
 /**
- * The end of a log object's chain: parsed batches → CSV (one encodeCsvBatch
- * call per batch) → two stage writers, one for rows and one for rejects.
- * Each write waits for its writer, so backpressure reaches the S3 body.
+ * The end of a log object's chain: parsed batches → CSV → two stage writers,
+ * one for rows and one for rejects. Rows are encoded from the parser's byte
+ * spans straight into the rows writer's pending buffer (`LogCsvEncoder`);
+ * rejects, rare, as text (`encodeCsvBatch`). Each write waits for its
+ * writer, so backpressure reaches the S3 body.
  */
 export class LogStageSink extends Writable {
   private readonly rowsWriter: StageWriter
   private readonly rejectsWriter: StageWriter
+  private readonly encoder = new LogCsvEncoder()
   private rowCount = 0
   private rejectCount = 0
   private result: LogStageResult | undefined
 
-  constructor(opts: { store: StageWriterOptions['store']; keyPrefix: string; maxFileBytes: number; gzipLevel?: number; signal?: AbortSignal }) {
+  constructor(opts: {
+    store: StageWriterOptions['store']
+    keyPrefix: string
+    maxFileBytes: number
+    gzipLevel?: number
+    gzipChunkBytes?: number
+    signal?: AbortSignal
+  }) {
     super({ objectMode: true, highWaterMark: 4 })
-    const common = { store: opts.store, maxFileBytes: opts.maxFileBytes, gzipLevel: opts.gzipLevel, signal: opts.signal }
+    const common = { store: opts.store, maxFileBytes: opts.maxFileBytes, gzipLevel: opts.gzipLevel, gzipChunkBytes: opts.gzipChunkBytes, signal: opts.signal }
     this.rowsWriter = new StageWriter({ ...common, keyPrefix: `${opts.keyPrefix}rows/`, header: csvHeader(LOG_COLUMNS) })
     this.rejectsWriter = new StageWriter({ ...common, keyPrefix: `${opts.keyPrefix}rejects/`, header: csvHeader(REJECT_COLUMNS) })
   }
@@ -33,14 +45,14 @@ export class LogStageSink extends Writable {
     return this.result
   }
 
-  override _write(batch: ParseBatch, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+  override _write(batch: LogBatch, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.writeBatch(batch).then(() => cb(), cb)
   }
 
-  private async writeBatch(batch: ParseBatch): Promise<void> {
-    if (batch.rows.length > 0) {
-      this.rowCount += batch.rows.length
-      await this.rowsWriter.write(encodeCsvBatch(batch.rows, LOG_COLUMNS), batch.rows.length)
+  private async writeBatch(batch: LogBatch): Promise<void> {
+    if (batch.rowCount > 0) {
+      this.rowCount += batch.rowCount
+      await this.rowsWriter.writeWith(this.encoder.maxBytes(batch), batch.rowCount, (buf, offset) => this.encoder.encodeInto(batch, buf, offset))
     }
     if (batch.rejects.length > 0) {
       this.rejectCount += batch.rejects.length

@@ -6,7 +6,7 @@ import {
   REJECT_CODES,
   type BlockParserOptions,
 } from '../../parsers/blockParser.js'
-import type { LogRecord, LogReject, ParseBatch } from '../../parsers/logRecord.js'
+import type { LogRecord, LogReject } from '../../parsers/logRecord.js'
 import { fixture, parseChunks, slices, type Parsed } from '../support/parse.js'
 
 function parse(input: string | Uint8Array, opts: Partial<BlockParserOptions> = {}): Parsed {
@@ -554,7 +554,7 @@ t.test('a multi-megabyte line keeps memory bounded to about maxBlockBytes + one 
     Buffer.from(block({ ticket: 'B' })),
   ])
   const parser = new BlockParser({ sourceFile: 'big.log' })
-  const out: ParseBatch = { rows: [], rejects: [] }
+  const out = parser.newBatch()
   let maxBuffered = 0
   for (const chunk of slices(input, chunkSize)) {
     parser.push(chunk, out)
@@ -678,7 +678,7 @@ t.test('options and lifecycle', async (t) => {
   t.throws(() => new BlockParser({ sourceFile: 'x', maxBlockBytes: 1.5e3 + 0.5 }), RangeError)
   t.throws(() => new BlockParser({ sourceFile: 'x', maxRejectRawBytes: -1 }), RangeError)
   const parser = new BlockParser({ sourceFile: 'x' })
-  const out: ParseBatch = { rows: [], rejects: [] }
+  const out = parser.newBatch()
   parser.push(Buffer.from(blockLines().join('\n')), out)
   t.equal(out.rows.length, 0, 'the last block waits for end()')
   t.ok(parser.bufferedBytes > 0)
