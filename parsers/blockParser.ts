@@ -185,10 +185,12 @@ export class BlockParser {
    * line) or, when no block is in progress, of the partial last line. Its own
    * growable storage; whole chunks are never retained.
    */
-  private carry: Buffer = Buffer.allocUnsafe(1024)
-  private carryLen = 0
+  protected carry: Buffer = Buffer.allocUnsafe(1024)
+  protected carryLen = 0
   /** Offset in `carry` of the partial (unterminated) line. */
-  private carryLineStart = 0
+  protected carryLineStart = 0
+  /** Bytes the scanner has visited or copied (see `scannedBytes`). */
+  private scanned = 0
 
   /** Block in progress; offsets are into whichever buffer is being scanned. */
   private blockLines = 0
@@ -231,6 +233,18 @@ export class BlockParser {
   /** Bytes currently carried over between chunks (the block in progress and/or a partial line). */
   get bufferedBytes(): number {
     return this.carryLen
+  }
+
+  /**
+   * Work done so far, in bytes: those searched for line ends, checked as
+   * UTF-8, copied into the carry, and the blocks read. Linear in the input
+   * whatever the chunking (at most about 4x its size: a line carried over
+   * is searched, copied, read again when complete, and read as its block);
+   * a rescan of carried data on every push would make it quadratic. The linear-time test counts this, not
+   * wall time.
+   */
+  get scannedBytes(): number {
+    return this.scanned
   }
 
   /** A batch for this parser's output, sized for about `bytes` of input. */
@@ -298,7 +312,7 @@ export class BlockParser {
     let pos = 0
 
     if (this.skippingLine) {
-      const nl = chunk.indexOf(LF, 0)
+      const nl = this.lineEnd(chunk, 0, n)
       if (nl < 0) return
       this.stats.lines++
       this.skippingLine = false
@@ -308,7 +322,7 @@ export class BlockParser {
     // Complete the carried-over block line by line (usually a few short lines),
     // until it closes or lies entirely in this chunk; then scan the chunk in place.
     while (this.carryLen > 0 && pos < n) {
-      const nl = chunk.indexOf(LF, pos)
+      const nl = this.lineEnd(chunk, pos, n)
       if (nl < 0) {
         this.appendCarry(chunk, pos, n)
         this.checkPartialLine(out)
@@ -339,9 +353,11 @@ export class BlockParser {
     }
 
     const lastNl = chunk.lastIndexOf(LF)
+    this.scanned += n - Math.max(lastNl, pos)
     if (lastNl >= pos) {
       // One UTF-8 check for all complete lines (a '\n' never sits inside a multibyte sequence).
       const from = this.blockLines > 0 ? this.blockStart : pos
+      this.scanned += lastNl + 1 - from
       if (isUtf8(chunk.subarray(from, lastNl + 1))) {
         this.validFrom = from
         this.validTo = lastNl + 1
@@ -366,7 +382,19 @@ export class BlockParser {
     this.checkPartialLine(out)
   }
 
-  private appendCarry(src: Buffer, from: number, to: number): void {
+  /** Index of the first '\n' in `buf[from, to)`, or -1; counted as work. */
+  protected lineEnd(buf: Buffer, from: number, to: number): number {
+    const nl = buf.indexOf(LF, from)
+    if (nl < 0 || nl >= to) {
+      this.scanned += to - from
+      return -1
+    }
+    this.scanned += nl + 1 - from
+    return nl
+  }
+
+  protected appendCarry(src: Buffer, from: number, to: number): void {
+    this.scanned += to - from
     const need = this.carryLen + (to - from)
     if (need > this.carry.length) {
       const grown = Buffer.allocUnsafe(Math.max(need, this.carry.length * 2))
@@ -427,7 +455,7 @@ export class BlockParser {
   private scanLines(buf: Buffer, from: number, to: number, out: LogBatch): void {
     let ls = from
     while (ls < to) {
-      const nl = buf.indexOf(LF, ls)
+      const nl = this.lineEnd(buf, ls, to)
       let le = nl
       if (le > ls && buf[le - 1] === CR) le--
       this.consumeLine(buf, ls, le, nl + 1, ++this.stats.lines, out)
@@ -498,6 +526,7 @@ export class BlockParser {
     const lines = this.blockLines
     const s = this.blockStart
     const e = this.blockEnd
+    this.scanned += e - s
     this.blockLines = 0
     if (lines !== LINES_PER_BLOCK) {
       const reason =
