@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { generateLogs } from '../../src/generate/logGenerator.js'
@@ -47,7 +47,7 @@ t.test('the compiled suite runs every case on a tiny input and reports JSON only
     t.equal(c.bytes, gen.bytes, `${c.name}: bytes = the file's ${gen.bytes}`)
   }
 
-  const cached = path.join(home, '.careplus/bench-input/200000')
+  const cached = path.join(home, '.careplus/bench/input/200000')
   const manifest = JSON.parse(readFileSync(path.join(cached, 'input.json'), 'utf8')) as { file: string; bytes: number; events: number }
   t.match(manifest, { bytes: one.bytes, events: one.events })
   t.equal(statSync(path.join(cached, manifest.file)).size, one.bytes, 'the cached input is the generated file')
@@ -67,6 +67,30 @@ t.test('the compiled suite runs every case on a tiny input and reports JSON only
   t.equal(again.status, 0, again.stderr)
   t.notMatch(again.stderr, /generating/, 'no generation on the second run')
   t.match(again.stdout, /│ parse +│/, 'a table on stdout without --json')
+})
+
+t.test('results go to $CAREPLUS_HOME/bench/results by default, to bench/results with --save', async (t) => {
+  const home = t.testdir()
+  const plain = bench(home, ['--size', '200KB', '--repeat', '1', '--cases', 'read'])
+  t.equal(plain.status, 0, plain.stderr)
+  const defaultDir = path.join(home, '.careplus/bench/results')
+  t.equal(readdirSync(defaultDir).length, 2, 'one JSON and one markdown file under CAREPLUS_HOME')
+  t.match(plain.stderr, `results: ${defaultDir}/`)
+
+  const saved = bench(home, ['--size', '200KB', '--repeat', '1', '--cases', 'read', '--save'])
+  t.equal(saved.status, 0, saved.stderr)
+  const base = /results: (.*)\.\{json,md\}/.exec(saved.stderr)?.[1]
+  t.ok(base, saved.stderr)
+  t.teardown(() => {
+    for (const ext of ['.json', '.md']) rmSync(base + ext, { force: true })
+  })
+  t.equal(path.dirname(base!), path.join(ROOT, 'bench/results'), '--save writes into the project, for committing')
+  t.ok(existsSync(base + '.json') && existsSync(base + '.md'))
+  t.equal(readdirSync(defaultDir).length, 2, 'and not under CAREPLUS_HOME')
+
+  const both = bench(home, ['--save', '--results', path.join(home, 'x')])
+  t.equal(both.status, 1)
+  t.match(both.stderr, /^bench: --save and --results both say where the results go/)
 })
 
 t.test('bad arguments fail with one line', async (t) => {
