@@ -21,6 +21,7 @@ export interface CaseReport {
   bytes: number
   events: number
   seconds: number
+  staged_bytes?: number
   peak_rss_mib: number
 }
 

@@ -26,6 +26,8 @@ export interface Measurement {
   bytes: number
   events: number
   seconds: number
+  /** Compressed bytes written to the stage, for the cases that stage. */
+  staged_bytes?: number
 }
 
 export interface BenchCase {

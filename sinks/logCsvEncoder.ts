@@ -20,22 +20,33 @@ const QUOTE = 0x22
 const LF = 0x0a
 /** Bytes per row beyond twice its block: 14 quote pairs, 16 delimiters, two printed numbers (11 + 24), a line number (16). */
 const ROW_OVERHEAD_BYTES = 28 + 16 + 35 + 16
-/** Bytes per block of a field copy (see `copyField`). */
-const BLOCK = 16
 /** A copy may write up to this many bytes past a field's end (they are overwritten by what follows). */
-const OVERRUN_BYTES = BLOCK
+const WORD_PAD = 3
 
 /** 1 for the bytes a CSV field must be quoted for. */
+/** The high bits of the first n bytes of a little-endian word. */
+const TAIL_MASK = Int32Array.of(0, 0x80, 0x8080, 0x808080)
 const NEEDS_QUOTES = new Uint8Array(256)
 NEEDS_QUOTES[QUOTE] = NEEDS_QUOTES[COMMA] = NEEDS_QUOTES[LF] = NEEDS_QUOTES[0x0d] = 1
 
 /**
- * Non-zero when the little-endian word `v` may hold `"`, `,` or `\r` (a span
- * lies within one line, so it holds no `\n`). The "has a zero byte" test on
- * `v` XOR each of them, without its `& ~x`: exact for ASCII words, and
- * non-zero for any byte >= 0x80 too, after which the bytes are looked at one
- * by one. A borrow only runs upwards, from a byte that matched, so masking
- * out the bytes past a field's end keeps it exact.
+ * Whether any byte of the little-endian word `v` is `"`, `,` or `\r` (a
+ * span lies within one line, so it holds no `\n`): high bit set per such
+ * byte, possibly also above one, so only zero vs non-zero is meaningful. The
+ * classic "has a zero byte" test on `v` XOR each byte repeated.
+ */
+function specialBytes(v: number): number {
+  const q = v ^ 0x22222222
+  const c = v ^ 0x2c2c2c2c
+  const r = v ^ 0x0d0d0d0d
+  return (((q - 0x01010101) & ~q) | ((c - 0x01010101) & ~c) | ((r - 0x01010101) & ~r)) & 0x80808080
+}
+
+/**
+ * Non-zero when `v` may hold a byte that needs quoting: exact for ASCII
+ * words, and also non-zero for any byte >= 0x80 (then `specialBytes`
+ * decides). Cheaper than `specialBytes`: it skips the `& ~x` of each test,
+ * which only matters for bytes >= 0x80.
  */
 function maybeSpecial(v: number): number {
   return (((v ^ 0x22222222) - 0x01010101) | ((v ^ 0x2c2c2c2c) - 0x01010101) | ((v ^ 0x0d0d0d0d) - 0x01010101) | v) & 0x80808080
@@ -45,12 +56,11 @@ export class LogCsvEncoder {
   private sourceFile: string | undefined
   /** `_source_file` as a CSV field, with the delimiters around it. */
   private sourceFileBytes: Buffer = Buffer.alloc(0)
-  private sourceFileLength = 0
 
   /** An upper bound of the bytes `encodeInto` writes for `batch`. */
   maxBytes(batch: LogBatch): number {
     this.useSourceFile(batch.sourceFile)
-    return 2 * batch.blockBytes + batch.rowCount * (ROW_OVERHEAD_BYTES + this.sourceFileLength) + OVERRUN_BYTES
+    return 2 * batch.blockBytes + batch.rowCount * (ROW_OVERHEAD_BYTES + this.sourceFileBytes.length) + WORD_PAD
   }
 
   /** Writes the CSV rows of `batch` into `out` from `offset` (room for `maxBytes(batch)`); returns where they end. */
@@ -62,6 +72,7 @@ export class LogCsvEncoder {
     const flags = batch.flags
     const sourceFile = this.sourceFileBytes
     const sourceFileView = new DataView(sourceFile.buffer, sourceFile.byteOffset, sourceFile.byteLength)
+    const sourceFileLength = sourceFile.length - WORD_PAD
     let o = offset
     let src: Buffer | undefined
     let view: DataView = outView
@@ -73,7 +84,7 @@ export class LogCsvEncoder {
       }
       const at = r * ROW_STRIDE
       // The timestamp is digits, '-', ':' and ' ' (the header pattern): never quoted.
-      o = copyPlain(buf, view, spans[at]!, spans[at + 1]!, outView, o)
+      o = copyWords(view, buf.length, spans[at]!, spans[at + 1]!, outView, o)
       out[o++] = COMMA
       for (let k = at + 2; k < at + 2 * Span.response_time_ms; k += 2) {
         o = copyField(buf, view, spans[k]!, spans[k + 1]!, out, outView, o)
@@ -81,18 +92,18 @@ export class LogCsvEncoder {
       }
       const f = flags[r]!
       const rt = at + 2 * Span.response_time_ms
-      if ((f & VERBATIM_RESPONSE_TIME) !== 0) o = copyPlain(buf, view, spans[rt]!, spans[rt + 1]!, outView, o)
+      if ((f & VERBATIM_RESPONSE_TIME) !== 0) o = copyWords(view, buf.length, spans[rt]!, spans[rt + 1]!, outView, o)
       else o += out.write('' + batch.responseTimeMs[r]!, o, 'latin1')
       out[o++] = COMMA
       const cpu = at + 2 * Span.cpu_percent
-      if ((f & VERBATIM_CPU) !== 0) o = copyPlain(buf, view, spans[cpu]!, spans[cpu + 1]!, outView, o)
+      if ((f & VERBATIM_CPU) !== 0) o = copyWords(view, buf.length, spans[cpu]!, spans[cpu + 1]!, outView, o)
       else o += out.write('' + batch.cpuPercent[r]!, o, 'latin1')
       out[o++] = COMMA
       for (let k = at + 2 * Span.event_type; k < at + 2 * SPAN_COUNT; k += 2) {
         o = copyField(buf, view, spans[k]!, spans[k + 1]!, out, outView, o)
         out[o++] = COMMA
       }
-      o = copyPlain(sourceFile, sourceFileView, 0, this.sourceFileLength, outView, o)
+      o = copyWords(sourceFileView, sourceFile.length, 0, sourceFileLength, outView, o)
       o = writeUint(out, o, batch.sourceLine[r]!)
       out[o++] = LF
     }
@@ -108,33 +119,16 @@ export class LogCsvEncoder {
   private useSourceFile(name: string): void {
     if (name === this.sourceFile) return
     this.sourceFile = name
-    const field = Buffer.from(csvField(name) + ',')
-    this.sourceFileLength = field.length
-    // Padded so that it, too, is copied a whole block at a time.
-    this.sourceFileBytes = Buffer.concat([field, Buffer.alloc(BLOCK)])
+    // Padded so that it, too, can be copied a whole word at a time.
+    this.sourceFileBytes = Buffer.from(csvField(name) + ',' + '\0'.repeat(WORD_PAD))
   }
 }
 
-/*
- * Field copies go 16 bytes at a time, the last block always whole: the bytes
- * past the field's end are read too (when the buffer has them) and written
- * past it (overwritten by what follows, see OVERRUN_BYTES), and masked out of
- * the quoting check. So a field of up to 16 bytes (most of a row's) is four
- * loads, four stores and no data-dependent branch: per-field branch misses,
- * not the bytes, were most of the cost of a word loop with a byte tail.
- */
-
-/** `WORD_MASKS[4 * n + j]`: the high bits of word j's bytes among the first n (0–16) bytes of a block. */
-const WORD_MASKS = Int32Array.from({ length: 17 * 4 }, (_, k) => {
-  const n = k >> 2
-  const inWord = Math.max(0, Math.min(4, n - 4 * (k & 3)))
-  return inWord === 4 ? 0x80808080 | 0 : (1 << (8 * inWord)) - 1 & 0x80808080
-})
-
 /**
- * Copies `src[s, e)` to `out` at `o` as a CSV field, checking its bytes for
- * ones that need quoting as they pass; when one does, writes it again, quoted.
- * Returns the offset after the field.
+ * Copies `src[s, e)` to `out` at `o` as a CSV field, four bytes at a time
+ * while checking them for bytes that need quoting. At the first such byte,
+ * what was copied moves one byte right behind an opening quote and the rest
+ * is copied quoted (`"` doubled). Returns the offset after the field.
  */
 function copyField(src: Buffer, view: DataView, s: number, e: number, out: Buffer, outView: DataView, o: number): number {
   if (s === e) {
@@ -142,115 +136,63 @@ function copyField(src: Buffer, view: DataView, s: number, e: number, out: Buffe
     out[o + 1] = QUOTE
     return o + 2
   }
-  if (e + BLOCK > src.length) return copyFieldNearEnd(src, s, e, out, o)
   let i = s
   let p = o
-  let m = 0
-  for (; i + BLOCK <= e; i += BLOCK, p += BLOCK) {
-    const w0 = view.getInt32(i, true)
-    const w1 = view.getInt32(i + 4, true)
-    const w2 = view.getInt32(i + 8, true)
-    const w3 = view.getInt32(i + 12, true)
-    outView.setInt32(p, w0, true)
-    outView.setInt32(p + 4, w1, true)
-    outView.setInt32(p + 8, w2, true)
-    outView.setInt32(p + 12, w3, true)
-    m |= maybeSpecial(w0) | maybeSpecial(w1) | maybeSpecial(w2) | maybeSpecial(w3)
+  for (; i + 4 <= e; i += 4, p += 4) {
+    const v = view.getInt32(i, true)
+    if (maybeSpecial(v) !== 0 && specialBytes(v) !== 0) return copyQuoted(src, view, i, e, out, outView, o, p)
+    outView.setInt32(p, v, true)
   }
-  const k = 4 * (e - i)
-  const w0 = view.getInt32(i, true)
-  const w1 = view.getInt32(i + 4, true)
-  const w2 = view.getInt32(i + 8, true)
-  const w3 = view.getInt32(i + 12, true)
-  outView.setInt32(p, w0, true)
-  outView.setInt32(p + 4, w1, true)
-  outView.setInt32(p + 8, w2, true)
-  outView.setInt32(p + 12, w3, true)
-  m |= (maybeSpecial(w0) & WORD_MASKS[k]!) | (maybeSpecial(w1) & WORD_MASKS[k + 1]!) | (maybeSpecial(w2) & WORD_MASKS[k + 2]!) | (maybeSpecial(w3) & WORD_MASKS[k + 3]!)
-  // Non-zero for non-ASCII bytes too (emoji): only then look byte by byte.
-  if (m !== 0) {
-    const found = specialWords(view, s, e)
-    if (found !== 0) return copyQuoted(src, view, s, e, out, outView, o, found === HAS_QUOTE)
+  if (i === e) return p
+  if (i + 4 <= src.length) {
+    // The last 1–3 bytes as one word, the bytes past `e` masked out of the check.
+    const v = view.getInt32(i, true)
+    if ((specialBytes(v) & TAIL_MASK[e - i]!) !== 0) return copyQuoted(src, view, i, e, out, outView, o, p)
+    outView.setInt32(p, v, true)
+    return p + (e - i)
   }
-  return o + (e - s)
+  for (; i < e; i++) {
+    const b = src[i]!
+    if (NEEDS_QUOTES[b] !== 0) return copyQuoted(src, view, i, e, out, outView, o, p)
+    out[p++] = b
+  }
+  return p
 }
 
-/** `src[s, e)` at `o`, unchecked (bytes that never need quoting), 16 at a time; returns `o + (e - s)`. */
-function copyPlain(src: Buffer, view: DataView, s: number, e: number, outView: DataView, o: number): number {
-  if (e + BLOCK > src.length) {
-    for (let i = s; i < e; i++) outView.setUint8(o + i - s, src[i]!)
-    return o + (e - s)
-  }
-  for (let i = s, p = o; i < e; i += BLOCK, p += BLOCK) {
-    outView.setInt32(p, view.getInt32(i, true), true)
-    outView.setInt32(p + 4, view.getInt32(i + 4, true), true)
-    outView.setInt32(p + 8, view.getInt32(i + 8, true), true)
-    outView.setInt32(p + 12, view.getInt32(i + 12, true), true)
-  }
-  return o + (e - s)
-}
-
-/** A field within 16 bytes of its buffer's end (rare: the last block of a chunk): byte by byte. */
-function copyFieldNearEnd(src: Buffer, s: number, e: number, out: Buffer, o: number): number {
-  const found = specialIn(src, s, e)
-  if (found !== 0) return copyBytesQuoted(src, s, e, out, o)
-  for (let i = s; i < e; i++) out[o + i - s] = src[i]!
-  return o + (e - s)
-}
-
-const HAS_SPECIAL = 1
-const HAS_QUOTE = 2
-
-/** The exact "has a zero byte" test on `v` XOR each byte of `pattern`. */
-function hasByte(v: number, pattern: number): number {
-  const x = v ^ pattern
-  return (x - 0x01010101) & ~x & 0x80808080
-}
-
-/** As `specialIn`, a word at a time (the field is at least 16 bytes from its buffer's end). */
-function specialWords(view: DataView, s: number, e: number): number {
-  let quote = 0
-  let other = 0
+/** `src[s, e)` at `o`, a word at a time (the last word may run past `e`, see WORD_PAD); returns `o + (e - s)`. */
+function copyWords(view: DataView, length: number, s: number, e: number, outView: DataView, o: number): number {
   let i = s
+  let p = o
+  for (; i + 4 <= e; i += 4, p += 4) outView.setInt32(p, view.getInt32(i, true), true)
+  if (i === e) return p
+  if (i + 4 <= length) {
+    outView.setInt32(p, view.getInt32(i, true), true)
+    return p + (e - i)
+  }
+  for (; i < e; i++) outView.setUint8(p++, view.getUint8(i))
+  return p
+}
+
+/** The field starting at `o` needs quotes: `out[o, p)` holds its first bytes, `src[i, e)` the rest. */
+function copyQuoted(src: Buffer, view: DataView, i: number, e: number, out: Buffer, outView: DataView, o: number, p: number): number {
+  out.copyWithin(o + 1, o, p)
+  out[o] = QUOTE
+  p++
   for (; i + 4 <= e; i += 4) {
     const v = view.getInt32(i, true)
-    quote |= hasByte(v, 0x22222222)
-    other |= hasByte(v, 0x2c2c2c2c) | hasByte(v, 0x0d0d0d0d)
+    const q = v ^ 0x22222222
+    if (((q - 0x01010101) & ~q & 0x80808080) === 0) {
+      outView.setInt32(p, v, true)
+      p += 4
+    } else {
+      for (let k = i; k < i + 4; k++) {
+        const b = src[k]!
+        if (b === QUOTE) out[p++] = QUOTE
+        out[p++] = b
+      }
+    }
   }
-  if (i < e) {
-    const mask = WORD_MASKS[4 * (e - i)]!
-    const v = view.getInt32(i, true)
-    quote |= hasByte(v, 0x22222222) & mask
-    other |= (hasByte(v, 0x2c2c2c2c) | hasByte(v, 0x0d0d0d0d)) & mask
-  }
-  return quote !== 0 ? HAS_QUOTE : other !== 0 ? HAS_SPECIAL : 0
-}
-
-/** 0, HAS_SPECIAL (`,` or `\r` only) or HAS_QUOTE (a `"`, which is doubled). */
-function specialIn(src: Buffer, s: number, e: number): number {
-  let found = 0
-  for (let i = s; i < e; i++) {
-    const b = src[i]!
-    if (b === QUOTE) return HAS_QUOTE
-    found |= NEEDS_QUOTES[b]!
-  }
-  return found
-}
-
-/** `src[s, e)` at `o` as a quoted field; returns the offset after it. Most hold a `,` and no `"`: a block copy between the quotes. */
-function copyQuoted(src: Buffer, view: DataView, s: number, e: number, out: Buffer, outView: DataView, o: number, hasQuote: boolean): number {
-  if (hasQuote) return copyBytesQuoted(src, s, e, out, o)
-  out[o] = QUOTE
-  const p = copyPlain(src, view, s, e, outView, o + 1)
-  out[p] = QUOTE
-  return p + 1
-}
-
-/** `src[s, e)` at `o` as a quoted field, `"` doubled, byte by byte. */
-function copyBytesQuoted(src: Buffer, s: number, e: number, out: Buffer, o: number): number {
-  let p = o
-  out[p++] = QUOTE
-  for (let i = s; i < e; i++) {
+  for (; i < e; i++) {
     const b = src[i]!
     if (b === QUOTE) out[p++] = QUOTE
     out[p++] = b

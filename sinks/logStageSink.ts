@@ -31,11 +31,13 @@ export class LogStageSink extends Writable {
     maxFileBytes: number
     gzipLevel?: number
     gzipChunkBytes?: number
+    concurrentFiles?: number
     signal?: AbortSignal
   }) {
     super({ objectMode: true, highWaterMark: 4 })
     const common = { store: opts.store, maxFileBytes: opts.maxFileBytes, gzipLevel: opts.gzipLevel, gzipChunkBytes: opts.gzipChunkBytes, signal: opts.signal }
-    this.rowsWriter = new StageWriter({ ...common, keyPrefix: `${opts.keyPrefix}rows/`, header: csvHeader(LOG_COLUMNS) })
+    const rows = { ...common, concurrentFiles: opts.concurrentFiles }
+    this.rowsWriter = new StageWriter({ ...rows, keyPrefix: `${opts.keyPrefix}rows/`, header: csvHeader(LOG_COLUMNS) })
     this.rejectsWriter = new StageWriter({ ...common, keyPrefix: `${opts.keyPrefix}rejects/`, header: csvHeader(REJECT_COLUMNS) })
   }
 

@@ -26,6 +26,8 @@ export interface StageWriterOptions {
   gzipLevel?: number
   /** zlib's output buffer size (default GZIP_CHUNK_BYTES). */
   gzipChunkBytes?: number
+  /** Files compressed at once, batches dealt to them in turn (default 1; see the README's trade-off). */
+  concurrentFiles?: number
   signal?: AbortSignal
 }
 
@@ -78,7 +80,10 @@ export class StageWriter {
   /** CSV is gathered into writes of at least this size before it reaches zlib (see `createStageGzip`). */
   static readonly BATCH_BYTES = 512 * 1024
   readonly files: StagedFile[] = []
-  private current: OpenFile | undefined
+  /** Files being written, `concurrentFiles` at most; batches go to them in turn. */
+  private readonly open: (OpenFile | undefined)[]
+  private nextSlot = 0
+  private opened = 0
   private pending: Buffer = EMPTY
   private pendingBytes = 0
   private pendingRows = 0
@@ -97,6 +102,7 @@ export class StageWriter {
     this.batchBytes = Math.min(StageWriter.BATCH_BYTES, Math.max(1, Math.floor(opts.maxFileBytes / 4)))
     this.bufferBytes = Math.max(2 * this.batchBytes, MIN_BUFFER_BYTES)
     this.header = Buffer.from(opts.header)
+    this.open = new Array<OpenFile | undefined>(Math.max(1, opts.concurrentFiles ?? 1)).fill(undefined)
   }
 
   /** Adds CSV (text or UTF-8 bytes) holding `rows` records. Resolves when the writer can take more. */
@@ -137,7 +143,7 @@ export class StageWriter {
     if (this.closed) return this.files
     await this.flushPending()
     this.closed = true
-    if (this.current) await this.finishFile()
+    for (let slot = 0; slot < this.open.length; slot++) if (this.open[slot]) await this.finishFile(slot)
     return this.files
   }
 
@@ -147,11 +153,10 @@ export class StageWriter {
     this.pending = EMPTY
     this.pendingBytes = 0
     this.spare.length = 0
-    const file = this.current
-    this.current = undefined
-    if (!file) return
-    file.gzip.destroy(reason)
-    await file.upload.catch(() => {})
+    const files = this.open.filter((f) => f !== undefined)
+    this.open.fill(undefined)
+    for (const file of files) file.gzip.destroy(reason)
+    await Promise.all(files.map((file) => file.upload.catch(() => {})))
   }
 
   /** Sends the pending bytes to zlib (if any) and makes sure a pending buffer is ready. */
@@ -166,22 +171,24 @@ export class StageWriter {
     this.pending = this.takeBuffer()
     this.pendingBytes = 0
     this.pendingRows = 0
-    const file = this.current ?? this.openFile()
+    const slot = this.nextSlot
+    this.nextSlot = (slot + 1) % this.open.length
+    const file = this.open[slot] ?? this.openFile(slot)
     file.rows += rows
     // zlib has read every byte by the time it calls back: the buffer can be filled again.
     const room = file.gzip.write(bytes, (err) => {
       if (!err && this.spare.length < MAX_SPARE_BUFFERS && written.length === this.bufferBytes) this.spare.push(written)
     })
     if (!room) await this.drained(file)
-    if (file.compressedBytes >= this.opts.maxFileBytes) await this.finishFile()
+    if (file.compressedBytes >= this.opts.maxFileBytes) await this.finishFile(slot)
   }
 
   private takeBuffer(): Buffer {
     return this.spare.pop() ?? Buffer.allocUnsafe(this.bufferBytes)
   }
 
-  private openFile(): OpenFile {
-    const key = `${this.opts.keyPrefix}part-${String(this.files.length).padStart(5, '0')}.csv.gz`
+  private openFile(slot: number): OpenFile {
+    const key = `${this.opts.keyPrefix}part-${String(this.opened++).padStart(5, '0')}.csv.gz`
     const gzip = createStageGzip(this.opts.gzipLevel, this.batchBytes, this.opts.gzipChunkBytes)
     const file: OpenFile = { key, gzip, rows: 0, compressedBytes: 0, upload: Promise.resolve({ etag: '' }) }
     // The upload pulls compressed chunks through this generator, which counts
@@ -199,7 +206,7 @@ export class StageWriter {
     // Surface an early upload failure to a writer blocked on 'drain'.
     file.upload.catch((err: Error) => gzip.destroy(err))
     gzip.write(this.header)
-    this.current = file
+    this.open[slot] = file
     return file
   }
 
@@ -207,9 +214,9 @@ export class StageWriter {
     await once(file.gzip, 'drain', { signal: this.opts.signal })
   }
 
-  private async finishFile(): Promise<void> {
-    const file = this.current!
-    this.current = undefined
+  private async finishFile(slot: number): Promise<void> {
+    const file = this.open[slot]!
+    this.open[slot] = undefined
     file.gzip.end()
     await file.upload
     this.files.push({ key: file.key, rows: file.rows, bytes: file.compressedBytes })

@@ -6,8 +6,8 @@ import { generateLogs } from '../../src/generate/logGenerator.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const RUNNER = path.join(ROOT, 'dist/bench/run.js')
-const CASE_NAMES = ['read', 'split2-lines', 'parse', 'parse-csv', 'parse-csv-gzip', 'parse-csv-gzip-1', 'stage-e2e', 'stage-e2e-10x']
-const CASE_FIELDS = ['name', 'bytes', 'events', 'seconds', 'mb_per_s', 'events_per_s', 'peak_rss_mib']
+const CASE_NAMES = ['read', 'split2-lines', 'parse', 'parse-csv', 'parse-csv-gzip', 'parse-csv-gzip-1', 'parse-csv-gzip-2files', 'parse-csv-gzip-1mb-chunk', 'stage-e2e', 'stage-e2e-10x']
+const CASE_FIELDS = ['name', 'bytes', 'events', 'seconds', 'mb_per_s', 'events_per_s', 'peak_rss_mib', 'staged_mb']
 
 function bench(home: string, args: string[]) {
   return spawnSync(process.execPath, [RUNNER, ...args], {
@@ -36,6 +36,8 @@ t.test('the compiled suite runs every case on a tiny input and reports JSON only
   for (const c of out.cases) {
     t.same(Object.keys(c), CASE_FIELDS, `${c.name}: the documented fields`)
     t.ok((c.seconds as number) > 0 && (c.peak_rss_mib as number) > 0, `${c.name}: timed, with a peak RSS`)
+    if (String(c.name).startsWith('parse-csv-gzip')) t.ok((c.staged_mb as number) > 0, `${c.name}: reports what it staged`)
+    else t.equal(c.staged_mb, null, `${c.name}: stages nothing it measures`)
   }
 
   // The generator is deterministic: the same size gives the same bytes and events here.
@@ -58,7 +60,7 @@ t.test('the compiled suite runs every case on a tiny input and reports JSON only
   const md = written.find((f) => f.endsWith('.md'))!
   t.same(JSON.parse(readFileSync(path.join(results, json), 'utf8')), out, 'the JSON file holds what was printed')
   const markdown = readFileSync(path.join(results, md), 'utf8')
-  t.match(markdown, /\| case \| MB\/s \| events\/s \| peak RSS \(MiB\) \| × split2-lines \|/)
+  t.match(markdown, /\| case \| MB\/s \| events\/s \| peak RSS \(MiB\) \| × split2-lines \| seconds \| staged MB \|/)
   t.match(markdown, /Machine: .*cores.*Node v\d+/)
   for (const name of CASE_NAMES) t.match(markdown, `| ${name} |`)
 
