@@ -9,6 +9,7 @@ export const CASES: Readonly<Record<string, { load: Loader; prepare?: true }>> =
   parse: { load: () => import('./parse.js') },
   'parse-csv': { load: () => import('./parseCsv.js') },
   'parse-csv-gzip': { load: () => import('./parseCsvGzip.js') },
+  'parse-csv-gzip-3': { load: () => import('./parseCsvGzip3.js') },
   'parse-csv-gzip-1': { load: () => import('./parseCsvGzip1.js') },
   'parse-csv-gzip-2files': { load: () => import('./parseCsvGzip2Files.js') },
   'parse-csv-gzip-1mb-chunk': { load: () => import('./parseCsvGzipBigChunk.js') },

@@ -2,7 +2,7 @@
  * `parse-csv-gzip`: parser → CSV → gzip at the stage's default level through
  * the ingest's own sink (`LogStageSink` and its `StageWriter`s: the same
  * batching, gzip stream and backpressure), with the compressed files
- * discarded instead of uploaded. The variants (`parse-csv-gzip-1`, `-2files`,
+ * discarded instead of uploaded. The variants (`parse-csv-gzip-3`, `-1`, `-2files`,
  * `-1mb-chunk`) change one stage setting each, for the README's trade-off.
  */
 import type { Readable } from 'node:stream'

@@ -6,7 +6,7 @@ import { generateLogs } from '../../src/generate/logGenerator.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const RUNNER = path.join(ROOT, 'dist/bench/run.js')
-const CASE_NAMES = ['read', 'split2-lines', 'parse', 'parse-csv', 'parse-csv-gzip', 'parse-csv-gzip-1', 'parse-csv-gzip-2files', 'parse-csv-gzip-1mb-chunk', 'stage-e2e', 'stage-e2e-10x']
+const CASE_NAMES = ['read', 'split2-lines', 'parse', 'parse-csv', 'parse-csv-gzip', 'parse-csv-gzip-3', 'parse-csv-gzip-1', 'parse-csv-gzip-2files', 'parse-csv-gzip-1mb-chunk', 'stage-e2e', 'stage-e2e-10x']
 const CASE_FIELDS = ['name', 'bytes', 'events', 'seconds', 'mb_per_s', 'events_per_s', 'peak_rss_mib', 'staged_mb']
 
 function bench(home: string, args: string[]) {
