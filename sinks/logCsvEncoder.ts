@@ -23,9 +23,9 @@ const ROW_OVERHEAD_BYTES = 28 + 16 + 35 + 16
 /** A copy may write up to this many bytes past a field's end (they are overwritten by what follows). */
 const WORD_PAD = 3
 
-/** 1 for the bytes a CSV field must be quoted for. */
 /** The high bits of the first n bytes of a little-endian word. */
 const TAIL_MASK = Int32Array.of(0, 0x80, 0x8080, 0x808080)
+/** 1 for the bytes a CSV field must be quoted for. */
 const NEEDS_QUOTES = new Uint8Array(256)
 NEEDS_QUOTES[QUOTE] = NEEDS_QUOTES[COMMA] = NEEDS_QUOTES[LF] = NEEDS_QUOTES[0x0d] = 1
 
@@ -33,7 +33,9 @@ NEEDS_QUOTES[QUOTE] = NEEDS_QUOTES[COMMA] = NEEDS_QUOTES[LF] = NEEDS_QUOTES[0x0d
  * Whether any byte of the little-endian word `v` is `"`, `,` or `\r` (a
  * span lies within one line, so it holds no `\n`): high bit set per such
  * byte, possibly also above one, so only zero vs non-zero is meaningful. The
- * classic "has a zero byte" test on `v` XOR each byte repeated.
+ * classic "has a zero byte" test on `v` XOR each byte repeated. A borrow only
+ * runs upwards from a byte that matched, so masking out the bytes past a
+ * field's end (TAIL_MASK) keeps it exact.
  */
 function specialBytes(v: number): number {
   const q = v ^ 0x22222222
