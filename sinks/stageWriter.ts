@@ -126,6 +126,7 @@ export class StageWriter {
    */
   async writeWith(maxBytes: number, rows: number, fill: StageFill): Promise<void> {
     if (this.closed) throw new Error('StageWriter: write after close')
+    if (this.pending.length === 0) this.pending = this.takeBuffer()
     if (this.pendingBytes + maxBytes > this.pending.length) {
       await this.flushPending()
       if (maxBytes > this.pending.length) this.pending = Buffer.allocUnsafe(Math.max(maxBytes, this.bufferBytes))
@@ -159,12 +160,9 @@ export class StageWriter {
     await Promise.all(files.map((file) => file.upload.catch(() => {})))
   }
 
-  /** Sends the pending bytes to zlib (if any) and makes sure a pending buffer is ready. */
+  /** Sends the pending bytes to zlib, if any, with a fresh pending buffer for what follows. */
   private async flushPending(): Promise<void> {
-    if (this.pendingBytes === 0) {
-      if (this.pending.length === 0) this.pending = this.takeBuffer()
-      return
-    }
+    if (this.pendingBytes === 0) return
     const written = this.pending
     const bytes = written.subarray(0, this.pendingBytes)
     const rows = this.pendingRows
