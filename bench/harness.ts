@@ -5,7 +5,7 @@
 import { createReadStream, type ReadStream } from 'node:fs'
 import path from 'node:path'
 import { Writable } from 'node:stream'
-import type { ParseBatch } from '../parsers/logRecord.js'
+import type { LogBatch } from '../parsers/logBatch.js'
 
 /** A generated log file and what the generator says it holds. */
 export interface BenchInput {
@@ -30,6 +30,8 @@ export interface Measurement {
   expected?: { bytes: number; events: number }
   /** Load batches committed, for the cases that ingest. */
   batches?: number
+  /** Compressed bytes written to the stage, for the cases that stage. */
+  staged_bytes?: number
 }
 
 export interface BenchCase {
@@ -79,8 +81,8 @@ export class BatchSink extends Writable {
     super({ objectMode: true })
   }
 
-  override _write(batch: ParseBatch, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.events += batch.rows.length + batch.rejects.length
+  override _write(batch: LogBatch, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.events += batch.rowCount + batch.rejects.length
     cb()
   }
 }

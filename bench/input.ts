@@ -1,6 +1,6 @@
 /**
  * Benchmark inputs: one day of the generator's logs at a given size, generated
- * once and cached under `$CAREPLUS_HOME/bench-input/<bytes>/` with a manifest
+ * once and cached under `$CAREPLUS_HOME/bench/input/<bytes>/` with a manifest
  * of what the generator wrote. Delete the folder (or pass `--fresh`) after a
  * change to the generator.
  */
@@ -23,7 +23,7 @@ interface Manifest {
 }
 
 function inputDir(home: string, sizeBytes: number): string {
-  return path.join(home, 'bench-input', String(sizeBytes))
+  return path.join(home, 'bench', 'input', String(sizeBytes))
 }
 
 /** The manifest in `dir`, when there is a readable one. */

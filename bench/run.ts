@@ -7,11 +7,14 @@
  *   npm run -s bench -- --size 50MB --json     (-s: no npm banner, so stdout is only the JSON)
  *   npm run bench -- --cases split2-lines,parse --repeat 5
  *   npm run bench -- --fresh            generate the inputs again (after a change to the generator)
+ *   npm run bench -- --save             results into bench/results/, to commit
  *
  * Prints a table (or, with --json, only the results as JSON) and writes both
- * JSON and markdown to bench/results/ (or --results <dir>). Speeds are only
- * comparable within one run: compare ratios across machines. To profile a case:
- *   node --cpu-prof dist/bench/case.js parse $CAREPLUS_HOME/bench-input/100000000/careplus-2025-07-01.log
+ * JSON and markdown to $CAREPLUS_HOME/bench/results/, beside the cached inputs
+ * ($CAREPLUS_HOME/bench/input/); `--save` writes them to bench/results/ in the
+ * project instead, for committing, and `--results <dir>` anywhere. Speeds are
+ * only comparable within one run: compare ratios across machines. To profile a case:
+ *   node --cpu-prof dist/bench/case.js parse $CAREPLUS_HOME/bench/input/100000000/careplus-2025-07-01.log
  */
 import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -88,9 +91,11 @@ async function main(): Promise<void> {
       repeat: { type: 'string' },
       cases: { type: 'string' },
       results: { type: 'string' },
+      save: { type: 'boolean', default: false },
       fresh: { type: 'boolean', default: false },
     },
   })
+  if (values.save && values.results !== undefined) throw new Error('--save and --results both say where the results go: give one')
   const sizeArg = values.size ?? (values.quick ? '50MB' : '100MB')
   const sizeBytes = parseByteSize(sizeArg)
   const repeat = Number(values.repeat ?? (values.quick ? 1 : 3))
@@ -127,7 +132,7 @@ async function main(): Promise<void> {
   const results: BenchResults = { machine: describeMachine(), cases }
   const stamp = new Date().toISOString().replace(/:/g, '').replace(/\.\d+Z$/, 'Z')
   const base = `${stamp}-${sizeArg.replace(/[^A-Za-z0-9.]/g, '')}${values.quick ? '-quick' : ''}`
-  const dir = values.results ? path.resolve(values.results) : path.join(projectRoot(), 'bench', 'results')
+  const dir = values.results ? path.resolve(values.results) : values.save ? path.join(projectRoot(), 'bench', 'results') : path.join(home, 'bench', 'results')
   const shown = inputs.get(1) ?? inputs.values().next().value!
   const markdown = formatMarkdown(results, {
     date: new Date().toISOString().slice(0, 10),

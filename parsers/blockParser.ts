@@ -57,13 +57,16 @@
  *                        or has an unterminated quote; the detail names it.
  */
 import { isUtf8 } from 'node:buffer'
-import type { LogRecord, LogReject, ParseBatch } from './logRecord.js'
+import { LogBatch, ROW_STRIDE, Span, VERBATIM_CPU, VERBATIM_RESPONSE_TIME } from './logBatch.js'
+import type { LogReject } from './logRecord.js'
 
 export const DEFAULT_MAX_BLOCK_BYTES = 1024 * 1024
 export const DEFAULT_MAX_REJECT_RAW_BYTES = 4096
 /** Lower bound for `maxBlockBytes`, so a separator/header line always fits. */
 export const MIN_MAX_BLOCK_BYTES = 256
 export const LINES_PER_BLOCK = 6
+/** Input bytes per record assumed when sizing a batch (the generator's blocks are ~400 bytes); batches grow past it. */
+const BATCH_ROW_BYTES_ESTIMATE = 256
 
 export const REJECT_CODES = [
   'block_too_large',
@@ -182,10 +185,12 @@ export class BlockParser {
    * line) or, when no block is in progress, of the partial last line. Its own
    * growable storage; whole chunks are never retained.
    */
-  private carry: Buffer = Buffer.allocUnsafe(1024)
-  private carryLen = 0
+  protected carry: Buffer = Buffer.allocUnsafe(1024)
+  protected carryLen = 0
   /** Offset in `carry` of the partial (unterminated) line. */
-  private carryLineStart = 0
+  protected carryLineStart = 0
+  /** Bytes the scanner has visited or copied (see `scannedBytes`). */
+  private scanned = 0
 
   /** Block in progress; offsets are into whichever buffer is being scanned. */
   private blockLines = 0
@@ -230,8 +235,25 @@ export class BlockParser {
     return this.carryLen
   }
 
-  /** Parse what `chunk` completes; append to out.rows / out.rejects. */
-  push(chunk: Uint8Array, out: ParseBatch): void {
+  /**
+   * Work done so far, in bytes: those searched for line ends, checked as
+   * UTF-8, copied into the carry, and the blocks read. Linear in the input
+   * whatever the chunking (at most about 4x its size: a line carried over
+   * is searched, copied, read again when complete, and read as its block);
+   * a rescan of carried data on every push would make it quadratic. The linear-time test counts this, not
+   * wall time.
+   */
+  get scannedBytes(): number {
+    return this.scanned
+  }
+
+  /** A batch for this parser's output, sized for about `bytes` of input. */
+  newBatch(bytes = 0): LogBatch {
+    return new LogBatch(this.sourceFile, bytes / BATCH_ROW_BYTES_ESTIMATE + 8)
+  }
+
+  /** Parse what `chunk` completes; append its records and rejects to `out` (see `LogBatch` on keeping `chunk` unchanged). */
+  push(chunk: Uint8Array, out: LogBatch): void {
     if (this.ended) throw new Error('BlockParser.push() after end()')
     this.stats.bytes += chunk.byteLength
     let buf = asBuffer(chunk)
@@ -244,7 +266,7 @@ export class BlockParser {
   }
 
   /** Flush the remainder at end of input. */
-  end(out: ParseBatch): void {
+  end(out: LogBatch): void {
     if (this.ended) return
     this.ended = true
     if (this.bomMatched > 0) this.scanChunk(Buffer.from(UTF8_BOM.subarray(0, this.bomMatched)), out)
@@ -265,7 +287,7 @@ export class BlockParser {
   }
 
   /** Strip a UTF-8 BOM at the very start of the stream, even when split across chunks. */
-  private skipBom(buf: Buffer, out: ParseBatch): Buffer | undefined {
+  private skipBom(buf: Buffer, out: LogBatch): Buffer | undefined {
     let i = 0
     while (i < buf.length && this.bomMatched + i < UTF8_BOM.length) {
       if (buf[i] !== UTF8_BOM[this.bomMatched + i]) {
@@ -285,12 +307,12 @@ export class BlockParser {
     return undefined
   }
 
-  private scanChunk(chunk: Buffer, out: ParseBatch): void {
+  private scanChunk(chunk: Buffer, out: LogBatch): void {
     const n = chunk.length
     let pos = 0
 
     if (this.skippingLine) {
-      const nl = chunk.indexOf(LF, 0)
+      const nl = this.lineEnd(chunk, 0, n)
       if (nl < 0) return
       this.stats.lines++
       this.skippingLine = false
@@ -300,7 +322,7 @@ export class BlockParser {
     // Complete the carried-over block line by line (usually a few short lines),
     // until it closes or lies entirely in this chunk; then scan the chunk in place.
     while (this.carryLen > 0 && pos < n) {
-      const nl = chunk.indexOf(LF, pos)
+      const nl = this.lineEnd(chunk, pos, n)
       if (nl < 0) {
         this.appendCarry(chunk, pos, n)
         this.checkPartialLine(out)
@@ -331,9 +353,11 @@ export class BlockParser {
     }
 
     const lastNl = chunk.lastIndexOf(LF)
+    this.scanned += n - Math.max(lastNl, pos)
     if (lastNl >= pos) {
       // One UTF-8 check for all complete lines (a '\n' never sits inside a multibyte sequence).
       const from = this.blockLines > 0 ? this.blockStart : pos
+      this.scanned += lastNl + 1 - from
       if (isUtf8(chunk.subarray(from, lastNl + 1))) {
         this.validFrom = from
         this.validTo = lastNl + 1
@@ -346,7 +370,7 @@ export class BlockParser {
   }
 
   /** Copy what is still needed (block in progress and/or partial line) into the carry. */
-  private keepRemainder(chunk: Buffer, lineStart: number, out: ParseBatch): void {
+  private keepRemainder(chunk: Buffer, lineStart: number, out: LogBatch): void {
     const n = chunk.length
     const keepFrom = this.blockLines > 0 ? this.blockStart : lineStart
     if (keepFrom === n) return
@@ -358,7 +382,19 @@ export class BlockParser {
     this.checkPartialLine(out)
   }
 
-  private appendCarry(src: Buffer, from: number, to: number): void {
+  /** Index of the first '\n' in `buf[from, to)`, or -1; counted as work. */
+  protected lineEnd(buf: Buffer, from: number, to: number): number {
+    const nl = buf.indexOf(LF, from)
+    if (nl < 0 || nl >= to) {
+      this.scanned += to - from
+      return -1
+    }
+    this.scanned += nl + 1 - from
+    return nl
+  }
+
+  protected appendCarry(src: Buffer, from: number, to: number): void {
+    this.scanned += to - from
     const need = this.carryLen + (to - from)
     if (need > this.carry.length) {
       const grown = Buffer.allocUnsafe(Math.max(need, this.carry.length * 2))
@@ -374,7 +410,7 @@ export class BlockParser {
    * the checks `consumeLine` makes on complete lines, so that chunking never
    * changes the outcome.
    */
-  private checkPartialLine(out: ParseBatch): void {
+  private checkPartialLine(out: LogBatch): void {
     const buf = this.carry
     const ls = this.carryLineStart
     const end = this.carryLen
@@ -416,10 +452,10 @@ export class BlockParser {
   }
 
   /** Consume the complete lines in buf[from, to); `to` is just past a '\n'. */
-  private scanLines(buf: Buffer, from: number, to: number, out: ParseBatch): void {
+  private scanLines(buf: Buffer, from: number, to: number, out: LogBatch): void {
     let ls = from
     while (ls < to) {
-      const nl = buf.indexOf(LF, ls)
+      const nl = this.lineEnd(buf, ls, to)
       let le = nl
       if (le > ls && buf[le - 1] === CR) le--
       this.consumeLine(buf, ls, le, nl + 1, ++this.stats.lines, out)
@@ -427,7 +463,7 @@ export class BlockParser {
     }
   }
 
-  private consumeLine(buf: Buffer, ls: number, le: number, next: number, lineNo: number, out: ParseBatch): void {
+  private consumeLine(buf: Buffer, ls: number, le: number, next: number, lineNo: number, out: LogBatch): void {
     const header = le > ls && isHeaderLooking(buf, ls, le)
     if (this.discarding) {
       if (header) {
@@ -479,17 +515,18 @@ export class BlockParser {
     this.blockEnd = le
   }
 
-  private tooLarge(buf: Buffer, start: number, end: number, firstLine: number, out: ParseBatch): void {
+  private tooLarge(buf: Buffer, start: number, end: number, firstLine: number, out: LogBatch): void {
     this.stats.blocks++
     this.discarding = true
     this.reject(out, firstLine, `block_too_large: block exceeds maxBlockBytes (${this.maxBlockBytes} bytes)`, decodeCapped(buf, start, end, this.maxRejectRawBytes))
   }
 
-  private closeBlock(buf: Buffer, cause: Close, out: ParseBatch): void {
+  private closeBlock(buf: Buffer, cause: Close, out: LogBatch): void {
     this.stats.blocks++
     const lines = this.blockLines
     const s = this.blockStart
     const e = this.blockEnd
+    this.scanned += e - s
     this.blockLines = 0
     if (lines !== LINES_PER_BLOCK) {
       const reason =
@@ -509,16 +546,25 @@ export class BlockParser {
       this.reject(out, this.blockFirstLine, 'malformed_header: line 1 does not start with "YYYY-MM-DD HH:MM:SS ["', decodeCapped(buf, s, e, this.maxRejectRawBytes))
       return
     }
-    const parsed = this.fields.parse(buf, s, e, this.lineBounds, this.sourceFile, this.blockFirstLine)
-    if (typeof parsed === 'string') {
-      this.reject(out, this.blockFirstLine, parsed, decodeCapped(buf, s, e, this.maxRejectRawBytes))
+    // The carry is rewritten by later chunks: a block completed in it gets bytes of its own.
+    let rowBuf = buf
+    let rs = s
+    if (buf === this.carry) {
+      rowBuf = Buffer.allocUnsafe(e - s)
+      buf.copy(rowBuf, 0, s, e)
+      rs = 0
+    }
+    out.reserveRow()
+    const reason = this.fields.parse(rowBuf, rs, rs + (e - s), this.lineBounds, out)
+    if (reason !== undefined) {
+      this.reject(out, this.blockFirstLine, reason, decodeCapped(buf, s, e, this.maxRejectRawBytes))
       return
     }
     this.stats.rows++
-    out.rows.push(parsed)
+    out.commitRow(rowBuf, rs, rs + (e - s), this.blockFirstLine)
   }
 
-  private reject(out: ParseBatch, line: number, reason: string, raw: string): void {
+  private reject(out: LogBatch, line: number, reason: string, raw: string): void {
     this.stats.rejects++
     const rejected: LogReject = { _source_file: this.sourceFile, _source_line: line, reason, raw }
     out.rejects.push(rejected)
@@ -537,8 +583,6 @@ const INT32_MAX = 2147483647
 const SAFE_DIGITS = 15
 const POW10 = Float64Array.from({ length: SAFE_DIGITS + 1 }, (_, i) => 10 ** i)
 const SHOW_BYTES = 40
-/** Below this, a byte loop beats a call to `String#indexOf`. */
-const SHORT_SEARCH_BYTES = 24
 
 /** A `Key=` prefix, pre-split into little-endian 32-bit words for `DataView` comparison. */
 interface FieldKey {
@@ -570,6 +614,8 @@ const DEBUG = 2
 const TRACE_ID = 3
 const EMPTY = Buffer.alloc(0)
 const EMPTY_VIEW = new DataView(new ArrayBuffer(0))
+const EMPTY_SPANS = new Int32Array(0)
+const DETAIL_SLOTS = [Span.user_agent, Span.message, Span.debug, Span.trace_id]
 
 /** Whether `key` (with its `=`) starts at byte `p`, before `end`. */
 function hasKey(view: DataView, p: number, end: number, key: FieldKey): boolean {
@@ -598,172 +644,76 @@ function validTimestamp(buf: Buffer, s: number): boolean {
   return twoDigits(buf, s + 11) < 24 && twoDigits(buf, s + 14) < 60 && twoDigits(buf, s + 17) < 60
 }
 
-const CACHE_SLOTS = 256
-const CACHE_SLOT_BYTES = 64
-
 /**
- * A small direct-mapped table from byte sequences (≤ 64 bytes) to their UTF-8
- * decoding. A hit costs a hash and a compare of a few words instead of a
- * native decode call; the bytes are compared in full, so a hit is exact.
- */
-class Utf8Cache {
-  private readonly slab = new Uint8Array(CACHE_SLOTS * CACHE_SLOT_BYTES)
-  private readonly slabView = new DataView(this.slab.buffer)
-  /** Byte length per slot; -1 when empty. */
-  private readonly lengths = new Int32Array(CACHE_SLOTS).fill(-1)
-  private readonly strings: string[] = new Array<string>(CACHE_SLOTS).fill('')
-
-  get(buf: Buffer, view: DataView, b0: number, b1: number): string {
-    const n = b1 - b0
-    if (n > CACHE_SLOT_BYTES) return buf.toString('utf8', b0, b1)
-    const words = n >> 2
-    let h = 0x811c9dc5 ^ n
-    for (let i = 0; i < words; i++) h = Math.imul(h ^ view.getInt32(b0 + 4 * i, true), 0x01000193)
-    for (let i = 4 * words; i < n; i++) h = Math.imul(h ^ buf[b0 + i]!, 0x01000193)
-    const slot = (h ^ (h >>> 16)) & (CACHE_SLOTS - 1)
-    const at = slot * CACHE_SLOT_BYTES
-    const slab = this.slab
-    const slabView = this.slabView
-    if (this.lengths[slot] === n) {
-      let same = true
-      for (let i = 0; i < words && same; i++) same = slabView.getInt32(at + 4 * i, true) === view.getInt32(b0 + 4 * i, true)
-      for (let i = 4 * words; i < n && same; i++) same = slab[at + i] === buf[b0 + i]
-      if (same) return this.strings[slot]!
-    }
-    const value = buf.toString('utf8', b0, b1)
-    for (let i = 0; i < words; i++) slabView.setInt32(at + 4 * i, view.getInt32(b0 + 4 * i, true), true)
-    for (let i = 4 * words; i < n; i++) slab[at + i] = buf[b0 + i]!
-    this.lengths[slot] = n
-    this.strings[slot] = value
-    return value
-  }
-}
-
-/**
- * Reads one block's fields: structure (keys, delimiters, numbers) from the
- * bytes, values as strings. The block is decoded once, as latin1, so string
- * offsets are byte offsets and ASCII values are plain `slice`s of it; a value
- * holding non-ASCII bytes (the block's first and last are found a word at a
- * time) is decoded from its own bytes as UTF-8 instead, through a small cache
- * since such values (emoji debug texts) repeat. This measured ~25% faster than
- * a UTF-8 decode of the whole block, which turns a block with one emoji into a
- * two-byte string and loses the byte ↔ string offset mapping. One per parser,
- * reused across blocks; split into one method per line so each stays small
- * enough for V8 to inline its helpers.
+ * Reads one block's fields into the next row of a `LogBatch`: structure
+ * (keys, delimiters, numbers) from the bytes, every value as a span of them.
+ * No string is built for an accepted block; the two numbers are computed
+ * (the schema's types) and flagged when their bytes are exactly how JS
+ * prints them, so the CSV encoder can copy those too. One per parser, reused
+ * across blocks; split into one method per line so each stays small enough
+ * for V8 to inline its helpers.
  */
 class FieldReader {
   private buf: Buffer = EMPTY
   /** DataView of `buf` for word-at-a-time reads, kept while the same buffer is scanned. */
   private view: DataView = EMPTY_VIEW
   private viewOf: Buffer = EMPTY
-  /** The block as latin1: `text[i]` is byte `base + i`. */
-  private text = ''
-  private base = 0
   /** End of the line being read (absolute). */
   private lineZ = 0
-  /** UTF-8 decodings of recent non-ASCII values (emoji debug texts repeat a lot). */
-  private readonly decoded = new Utf8Cache()
-  /** First and last non-ASCII byte of the block (`firstHigh` = block end when none): values outside need no UTF-8 decoding. */
-  private firstHigh = 0
-  private lastHigh = 0
-
-  // The fields of the block being read.
-  private timestamp = ''
-  private logLevel = ''
-  private service = ''
-  private ticketId = ''
-  private sessionId = ''
-  private ip = ''
+  /** The row being written: `spans[at + 2 * slot]` is a slot's start. */
+  private spans: Int32Array = EMPTY_SPANS
+  private at = 0
   private responseTimeMs = 0
   private cpuPercent = 0
-  private eventType = ''
-  private error = ''
-  private userAgent = ''
-  private message = ''
-  private debug = ''
-  private traceId = ''
+  private flags = 0
 
   /**
    * Parse the valid-UTF-8 block `buf[s, e)`, whose line 1 starts like a
-   * header. `bounds` are its six lines' [start, end) pairs relative to `s`.
-   * Returns the record or a reject reason.
+   * header, into row `out.rowCount` (room reserved). `bounds` are its six
+   * lines' [start, end) pairs relative to `s`. Returns a reject reason, or
+   * undefined when the row is complete (the caller commits it).
    */
-  parse(buf: Buffer, s: number, e: number, bounds: Int32Array, sourceFile: string, sourceLine: number): LogRecord | string {
+  parse(buf: Buffer, s: number, e: number, bounds: Int32Array, out: LogBatch): string | undefined {
     this.buf = buf
     if (this.viewOf !== buf) {
       this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
       this.viewOf = buf
     }
-    this.base = s
-    this.text = buf.toString('latin1', s, e)
-    this.findHighBytes(s, e)
-    const reason = this.readHeader(bounds) ?? this.readMetrics(bounds) ?? this.readDetails(bounds)
-    this.text = ''
+    this.spans = out.spans
+    this.at = out.rowCount * ROW_STRIDE
+    this.flags = 0
+    const reason = this.readHeader(bounds, s) ?? this.readMetrics(bounds, s) ?? this.readDetails(bounds, s)
     if (reason !== undefined) return reason
-    return {
-      timestamp: this.timestamp,
-      log_level: this.logLevel,
-      service: this.service,
-      ticket_id: this.ticketId,
-      session_id: this.sessionId,
-      ip: this.ip,
-      response_time_ms: this.responseTimeMs,
-      cpu_percent: this.cpuPercent,
-      event_type: this.eventType,
-      error: this.error,
-      user_agent: this.userAgent,
-      message: this.message,
-      debug: this.debug,
-      trace_id: this.traceId,
-      _source_file: sourceFile,
-      _source_line: sourceLine,
-    }
+    const r = out.rowCount
+    out.responseTimeMs[r] = this.responseTimeMs
+    out.cpuPercent[r] = this.cpuPercent
+    out.flags[r] = this.flags
+    return undefined
   }
 
   /** Drop references to the last buffer scanned. */
   release(): void {
     this.buf = this.viewOf = EMPTY
     this.view = EMPTY_VIEW
+    this.spans = EMPTY_SPANS
+  }
+
+  private span(slot: number, b0: number, b1: number): void {
+    const i = this.at + 2 * slot
+    this.spans[i] = b0
+    this.spans[i + 1] = b1
   }
 
   /** Make line `k` current; returns its first byte (absolute). */
-  private enterLine(bounds: Int32Array, k: number): number {
-    this.lineZ = this.base + bounds[2 * k + 1]!
-    return this.base + bounds[2 * k]!
+  private enterLine(bounds: Int32Array, k: number, base: number): number {
+    this.lineZ = base + bounds[2 * k + 1]!
+    return base + bounds[2 * k]!
   }
 
-  /** Set `firstHigh` / `lastHigh` for the block `[s, e)`, a word at a time from each end. */
-  private findHighBytes(s: number, e: number): void {
-    const view = this.view
-    let i = s
-    while (i + 4 <= e && (view.getInt32(i, true) & 0x80808080) === 0) i += 4
-    while (i < e && view.getUint8(i) < 0x80) i++
-    this.firstHigh = i
-    if (i === e) return
-    let j = e
-    while (j - 4 > i && (view.getInt32(j - 4, true) & 0x80808080) === 0) j -= 4
-    while (view.getUint8(j - 1) < 0x80) j--
-    this.lastHigh = j - 1
-  }
-
-  /** Bytes [b0, b1) as a string: a slice of the latin1 text unless they hold non-ASCII bytes. */
-  private str(b0: number, b1: number): string {
-    if (b1 <= this.firstHigh || b0 > this.lastHigh) return this.text.slice(b0 - this.base, b1 - this.base)
-    return this.decoded.get(this.buf, this.view, b0, b1)
-  }
-
-  /**
-   * Byte offset of the next `ch` in the current line from byte `b`, or -1.
-   * Short stretches are scanned byte by byte; longer ones are searched in the
-   * string (native, and bounded by the block unlike `buf.indexOf`).
-   */
-  private find(ch: string, code: number, b: number): number {
-    const z = this.lineZ
-    if (z - b > SHORT_SEARCH_BYTES) {
-      const i = this.text.indexOf(ch, b - this.base) + this.base
-      return i < this.base || i >= z ? -1 : i
-    }
+  /** Byte offset of the next `code` in the current line from byte `b`, or -1. */
+  private find(code: number, b: number): number {
     const buf = this.buf
+    const z = this.lineZ
     for (let i = b; i < z; i++) if (buf[i] === code) return i
     return -1
   }
@@ -774,9 +724,9 @@ class FieldReader {
   }
 
   /** Line 1: `YYYY-MM-DD HH:MM:SS [LEVEL] service - TicketID=… SessionID=…` (prefix already checked). */
-  private readHeader(bounds: Int32Array): string | undefined {
+  private readHeader(bounds: Int32Array, base: number): string | undefined {
     const buf = this.buf
-    const a = this.enterLine(bounds, 0)
+    const a = this.enterLine(bounds, 0, base)
     const z = this.lineZ
     let levelEnd = a + HEADER_PREFIX_BYTES
     while (levelEnd < z && buf[levelEnd] !== 0x5d /* ] */) levelEnd++
@@ -785,7 +735,7 @@ class FieldReader {
     if (levelEnd + 1 >= z || buf[levelEnd + 1] !== SPACE) return 'malformed_header: expected "] " after the log level'
     const serviceStart = levelEnd + 2
     let serviceEnd = -1
-    for (let i = this.find('-', DASH, serviceStart + 1); i > 0; i = this.find('-', DASH, i + 1)) {
+    for (let i = this.find(DASH, serviceStart + 1); i > 0; i = this.find(DASH, i + 1)) {
       if (buf[i - 1] === SPACE && buf[i + 1] === SPACE && i + 1 < z) {
         serviceEnd = i - 1
         break
@@ -805,7 +755,7 @@ class FieldReader {
         p++
         continue
       }
-      let tokenEnd = this.find(' ', SPACE, p)
+      let tokenEnd = this.find(SPACE, p)
       if (tokenEnd < 0) tokenEnd = z
       const key = buf[p] === 0x54 /* T */ ? TICKET_ID : SESSION_ID
       if (!hasKey(this.view, p, tokenEnd, key)) return `malformed_field: unexpected header token ${this.show(p, tokenEnd)}`
@@ -824,18 +774,18 @@ class FieldReader {
     }
     if (ticketStart < 0) return 'malformed_field: TicketID missing'
     if (sessionStart < 0) return 'malformed_field: SessionID missing'
-    this.timestamp = this.text.slice(a - this.base, a + 19 - this.base) // ASCII: matched the header pattern
-    this.logLevel = this.str(a + HEADER_PREFIX_BYTES, levelEnd)
-    this.service = this.str(serviceStart, serviceEnd)
-    this.ticketId = this.str(ticketStart, ticketEnd)
-    this.sessionId = this.str(sessionStart, sessionEnd)
+    this.span(Span.timestamp, a, a + 19)
+    this.span(Span.log_level, a + HEADER_PREFIX_BYTES, levelEnd)
+    this.span(Span.service, serviceStart, serviceEnd)
+    this.span(Span.ticket_id, ticketStart, ticketEnd)
+    this.span(Span.session_id, sessionStart, sessionEnd)
     return undefined
   }
 
   /** Line 2: `IP=… | ResponseTime=…ms | CPU=…% | EventType=… | Error=…`, any order. */
-  private readMetrics(bounds: Int32Array): string | undefined {
+  private readMetrics(bounds: Int32Array, base: number): string | undefined {
     const buf = this.buf
-    const a = this.enterLine(bounds, 1)
+    const a = this.enterLine(bounds, 1, base)
     const z = this.lineZ
     let seen = 0
     let p = a
@@ -870,10 +820,7 @@ class FieldReader {
         if (partEnd < 0 || (partEnd < z && !this.isPartSeparator(partEnd))) return this.badNumber(metric, vs)
       } else {
         partEnd = this.partEnd(vs)
-        const value = this.str(vs, partEnd)
-        if (metric === IP) this.ip = value
-        else if (metric === EVENT_TYPE) this.eventType = value
-        else this.error = value
+        this.span(metric === IP ? Span.ip : metric === EVENT_TYPE ? Span.event_type : Span.error, vs, partEnd)
       }
       if (partEnd === z) break
       p = partEnd + 3
@@ -884,7 +831,11 @@ class FieldReader {
     return undefined
   }
 
-  /** `-?\d+ms` fitting a signed 32-bit int, from byte `s`: sets `responseTimeMs`, returns where it ends, or -1. */
+  /**
+   * `-?\d+ms` fitting a signed 32-bit int, from byte `s`: sets `responseTimeMs`
+   * and its span, returns where it ends, or -1. The digits are verbatim (what
+   * `'' + value` prints) unless they have a leading zero or are `-0`.
+   */
   private scanMillis(s: number): number {
     const buf = this.buf
     const z = this.lineZ
@@ -901,13 +852,18 @@ class FieldReader {
     if (i === first || i + 2 > z || buf[i] !== 0x6d /* m */ || buf[i + 1] !== 0x73 /* s */) return -1
     if (!neg && v > INT32_MAX) return -1
     this.responseTimeMs = neg ? 0 - v : v
+    this.span(Span.response_time_ms, s, i)
+    if (buf[first] !== 0x30 /* 0 */ || (i === first + 1 && !neg)) this.flags |= VERBATIM_RESPONSE_TIME
     return i + 2
   }
 
   /**
-   * `-?\d+(\.\d+)?%` from byte `s`: sets `cpuPercent`, returns where it ends, or -1.
-   * With at most 15 digits, mantissa / 10^k divides two exact doubles, so it is
-   * correctly rounded: the same double `Number()` gives.
+   * `-?\d+(\.\d+)?%` from byte `s`: sets `cpuPercent` and its span, returns
+   * where it ends, or -1. With at most 15 digits, mantissa / 10^k divides two
+   * exact doubles, so it is correctly rounded: the same double `Number()`
+   * gives. Such a decimal is also what JS prints for that double (15 digits
+   * round-trip), once written canonically: no leading zero, no trailing
+   * fractional zero, not `-0`, and not below 1e-6 (printed with an exponent).
    */
   private scanPercent(s: number): number {
     const buf = this.buf
@@ -935,9 +891,19 @@ class FieldReader {
       if (fracDigits === 0) return -1
     }
     if (i >= z || buf[i] !== 0x25 /* % */) return -1
-    const v = intDigits + fracDigits <= SAFE_DIGITS ? mantissa / POW10[fracDigits]! : Number(buf.toString('latin1', first, i))
+    const exact = intDigits + fracDigits <= SAFE_DIGITS
+    const v = exact ? mantissa / POW10[fracDigits]! : Number(buf.toString('latin1', first, i))
     if (v === Infinity) return -1
     this.cpuPercent = neg ? 0 - v : v
+    this.span(Span.cpu_percent, s, i)
+    if (
+      exact &&
+      (buf[first] !== 0x30 /* 0 */ || intDigits === 1) &&
+      (fracDigits === 0 || buf[i - 1] !== 0x30) &&
+      (v >= 1e-6 || (v === 0 && !neg && fracDigits === 0))
+    ) {
+      this.flags |= VERBATIM_CPU
+    }
     return i + 1
   }
 
@@ -950,7 +916,7 @@ class FieldReader {
   /** Where the metrics part containing byte `b` ends: the next ` | `, or the line's end. */
   private partEnd(b: number): number {
     const buf = this.buf
-    for (let i = this.find('|', PIPE, b); i > 0; i = this.find('|', PIPE, i + 1)) {
+    for (let i = this.find(PIPE, b); i > 0; i = this.find(PIPE, i + 1)) {
       if (buf[i - 1] === SPACE && buf[i + 1] === SPACE && i - 1 >= b && i + 1 < this.lineZ) return i - 1
     }
     return this.lineZ
@@ -971,11 +937,11 @@ class FieldReader {
   }
 
   /** Lines 3–6, in any order: `UserAgent=`, `Message=`, `Debug=`, `TraceID=`; quoted or not. */
-  private readDetails(bounds: Int32Array): string | undefined {
+  private readDetails(bounds: Int32Array, base: number): string | undefined {
     const buf = this.buf
     let seen = 0
     for (let k = 2; k < LINES_PER_BLOCK; k++) {
-      const a = this.enterLine(bounds, k)
+      const a = this.enterLine(bounds, k, base)
       const z = this.lineZ
       let detail: number
       switch (buf[a]) {
@@ -1006,11 +972,7 @@ class FieldReader {
         vs++
         ve--
       }
-      const value = this.str(vs, ve)
-      if (detail === USER_AGENT) this.userAgent = value
-      else if (detail === MESSAGE) this.message = value
-      else if (detail === DEBUG) this.debug = value
-      else this.traceId = value
+      this.span(DETAIL_SLOTS[detail]!, vs, ve)
     }
     // Four lines without duplicates: all four keys are present.
     return undefined

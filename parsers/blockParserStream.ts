@@ -1,6 +1,6 @@
 /**
  * `Transform` adapter around the pure `BlockParser`: bytes on the writable
- * side, objectMode `ParseBatch`es on the readable side (at most one per input
+ * side, objectMode `LogBatch`es on the readable side (at most one per input
  * chunk plus one at flush, and only when non-empty). Bad input never errors
  * the stream; it becomes rejects in the batches.
  *
@@ -18,7 +18,7 @@
  */
 import { Transform, type TransformCallback } from 'node:stream'
 import { BlockParser, type BlockParserOptions, type BlockParserStats } from './blockParser.js'
-import type { ParseBatch } from './logRecord.js'
+import type { LogBatch } from './logBatch.js'
 
 /** Room for one more chunk (fs streams read 64 KiB, the CLI 256 KiB) while one is being parsed. */
 export const DEFAULT_WRITABLE_HIGH_WATER_MARK = 512 * 1024
@@ -58,14 +58,14 @@ class BlockParserTransform extends Transform {
 
   private parseChunk(chunk: Buffer, callback: WriteCallback): void {
     if (this.destroyed) return
-    const batch: ParseBatch = { rows: [], rejects: [] }
+    const batch = this.parser.newBatch(chunk.length)
     try {
       this.parser.push(chunk, batch)
     } catch (err) {
       callback(err as Error)
       return
     }
-    if (batch.rows.length + batch.rejects.length > 0 && !this.push(batch)) this.pendingWrite = callback
+    if (batch.rowCount + batch.rejects.length > 0 && !this.push(batch)) this.pendingWrite = callback
     else callback()
   }
 
@@ -77,14 +77,14 @@ class BlockParserTransform extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    const batch: ParseBatch = { rows: [], rejects: [] }
+    const batch: LogBatch = this.parser.newBatch()
     try {
       this.parser.end(batch)
     } catch (err) {
       callback(err as Error)
       return
     }
-    if (batch.rows.length + batch.rejects.length > 0) callback(null, batch)
+    if (batch.rowCount + batch.rejects.length > 0) callback(null, batch)
     else callback()
   }
 }

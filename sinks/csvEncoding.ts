@@ -23,7 +23,7 @@ const NEEDS_QUOTES = /[",\n\r]/
  * `quoted_match: [/^$/, /\r/]` and a unix record delimiter (booleans as
  * true/false, dates as ISO strings, other objects as JSON).
  */
-function csvField(v: unknown): string {
+export function csvField(v: unknown): string {
   switch (typeof v) {
     case 'string':
       if (v === '') return '""'

@@ -1,6 +1,8 @@
 import { Writable } from 'node:stream'
-import { LOG_COLUMNS, REJECT_COLUMNS, type ParseBatch } from '../parsers/logRecord.js'
+import type { LogBatch } from '../parsers/logBatch.js'
+import { LOG_COLUMNS, REJECT_COLUMNS } from '../parsers/logRecord.js'
 import { csvHeader, encodeCsvBatch } from './csvEncoding.js'
+import { LogCsvEncoder } from './logCsvEncoder.js'
 import { StageWriter, type StagedFile, type StageWriterOptions } from './stageWriter.js'
 
 export interface LogStageResult {
@@ -14,6 +16,9 @@ export interface LogBatchStageOptions {
   folders: { rows: string; rejects: string }
   maxFileBytes: number
   gzipLevel?: number
+  /** zlib's output buffer and files compressing at once (bench/: neither helped on 2 cores). */
+  gzipChunkBytes?: number
+  concurrentFiles?: number
   signal?: AbortSignal
 }
 
@@ -23,13 +28,17 @@ export interface LogBatchStageOptions {
  * small objects make a few staged files (and a few COPYs) rather than two
  * each. Each object writes through its own `objectSink()`, the end of its
  * chain; writes from objects in flight at once are queued and reach the
- * writers one at a time, whole batches of CSV each, so every row stays whole
- * and carries its object in `_source_file`. A big object spans several files
- * as the writers roll over at `maxFileBytes`.
+ * writers one at a time, whole batches each, so every row stays whole and
+ * carries its object in `_source_file`. Rows are encoded from the parser's
+ * byte spans straight into the rows writer's pending buffer
+ * (`LogCsvEncoder`); rejects, rare, as text (`encodeCsvBatch`). A big object
+ * spans several files as the writers roll over at `maxFileBytes`.
  */
 export class LogBatchStage {
   private readonly rowsWriter: StageWriter
   private readonly rejectsWriter: StageWriter
+  /** One for the batch: the writes reach it one at a time; it re-encodes `_source_file` when the object changes. */
+  private readonly encoder = new LogCsvEncoder()
   private rowCount = 0
   private rejectCount = 0
   /** The queue of writes: each waits for the one before it. */
@@ -37,8 +46,8 @@ export class LogBatchStage {
   private failure: Error | undefined
 
   constructor(opts: LogBatchStageOptions) {
-    const common = { store: opts.store, maxFileBytes: opts.maxFileBytes, gzipLevel: opts.gzipLevel, signal: opts.signal }
-    this.rowsWriter = new StageWriter({ ...common, keyPrefix: opts.folders.rows, header: csvHeader(LOG_COLUMNS) })
+    const common = { store: opts.store, maxFileBytes: opts.maxFileBytes, gzipLevel: opts.gzipLevel, gzipChunkBytes: opts.gzipChunkBytes, signal: opts.signal }
+    this.rowsWriter = new StageWriter({ ...common, concurrentFiles: opts.concurrentFiles, keyPrefix: opts.folders.rows, header: csvHeader(LOG_COLUMNS) })
     this.rejectsWriter = new StageWriter({ ...common, keyPrefix: opts.folders.rejects, header: csvHeader(REJECT_COLUMNS) })
   }
 
@@ -57,17 +66,17 @@ export class LogBatchStage {
     return new LogObjectSink(this)
   }
 
-  /** Queues one object's encoded batch; resolves when the writers have taken it (backpressure). */
-  write(rows: { csv: string; count: number }, rejects: { csv: string; count: number }): Promise<void> {
+  /** Queues one object's parsed batch; resolves when the writers have taken it (backpressure). */
+  write(batch: LogBatch): Promise<void> {
     const next = this.tail.then(async () => {
       if (this.failure) throw this.failure
-      if (rows.count > 0) {
-        this.rowCount += rows.count
-        await this.rowsWriter.write(rows.csv, rows.count)
+      if (batch.rowCount > 0) {
+        this.rowCount += batch.rowCount
+        await this.rowsWriter.writeWith(this.encoder.maxBytes(batch), batch.rowCount, (buf, offset) => this.encoder.encodeInto(batch, buf, offset))
       }
-      if (rejects.count > 0) {
-        this.rejectCount += rejects.count
-        await this.rejectsWriter.write(rejects.csv, rejects.count)
+      if (batch.rejects.length > 0) {
+        this.rejectCount += batch.rejects.length
+        await this.rejectsWriter.write(encodeCsvBatch(batch.rejects, REJECT_COLUMNS), batch.rejects.length)
       }
     })
     // A failed write fails every later one: the writers' state is unknown after it.
@@ -94,7 +103,7 @@ export class LogBatchStage {
 }
 
 /**
- * One object's parsed batches → CSV → its batch's writers. It counts what the
+ * One object's parsed batches → its batch's writers. It counts what the
  * object staged, for the per-object reconciliation. A failing object leaves
  * the rows it staged so far in the batch's files: the batch's commit deletes
  * them again (commitLoad's `discard`).
@@ -107,11 +116,9 @@ export class LogObjectSink extends Writable {
     super({ objectMode: true, highWaterMark: 4 })
   }
 
-  override _write(batch: ParseBatch, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    const rows = batch.rows.length > 0 ? encodeCsvBatch(batch.rows, LOG_COLUMNS) : ''
-    const rejects = batch.rejects.length > 0 ? encodeCsvBatch(batch.rejects, REJECT_COLUMNS) : ''
-    this.rows += batch.rows.length
+  override _write(batch: LogBatch, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.rows += batch.rowCount
     this.rejects += batch.rejects.length
-    this.batch.write({ csv: rows, count: batch.rows.length }, { csv: rejects, count: batch.rejects.length }).then(() => cb(), cb)
+    this.batch.write(batch).then(() => cb(), cb)
   }
 }

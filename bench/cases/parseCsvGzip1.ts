@@ -4,6 +4,6 @@ import type { BenchCase } from '../harness.js'
 import { runParseCsvGzip } from './parseCsvGzip.js'
 
 const parseCsvGzip1: BenchCase = {
-  run: (ctx) => runParseCsvGzip(ctx, zlibConstants.Z_BEST_SPEED),
+  run: (ctx) => runParseCsvGzip(ctx, { level: zlibConstants.Z_BEST_SPEED }),
 }
 export default parseCsvGzip1

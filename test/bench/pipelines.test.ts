@@ -51,18 +51,30 @@ t.test('the bench pipelines produce exactly what the parser core and the CSV enc
     await pipeline([...plain.streams, plainOut.sink])
     t.equal(plainOut.bytes().toString('utf8'), csv, `${name}: parse-csv writes the records' CSV`)
 
-    for (const level of [6, 1]) {
+    for (const settings of [{ level: 6 }, { level: 1 }, { level: 6, chunkBytes: 1024 * 1024 }, { level: 6, concurrentFiles: 2 }]) {
+      const label = `${name}: parse-csv-gzip ${JSON.stringify(settings)}`
       const files = new Map<string, Buffer>()
-      const gz = parseCsvGzipChain(input, level, async (key, body) => {
+      const gz = parseCsvGzipChain(input, settings, async (key, body) => {
         const chunks: Buffer[] = []
         for await (const chunk of body) chunks.push(chunk as Buffer)
         files.set(key, Buffer.concat(chunks))
         return { etag: '' }
       })
       await pipeline(gz.streams)
-      await gz.finish()
-      t.equal(gunzipSync(files.get('bench/rows/part-00000.csv.gz')!).toString('utf8'), csv, `${name}: parse-csv-gzip (level ${level}) compresses the same CSV`)
+      const staged = await gz.finish()
       t.equal(gz.parser.stats.rows, expected.rows.length)
+      const rows = [...files.keys()].filter((k) => k.startsWith('bench/rows/')).sort()
+      if (!settings.concurrentFiles) {
+        t.same(rows, ['bench/rows/part-00000.csv.gz'], `${label}: one file`)
+        t.equal(gunzipSync(files.get(rows[0]!)!).toString('utf8'), csv, `${label}: compresses the same CSV`)
+        continue
+      }
+      // Batches dealt to two files: each starts with the header; together they hold every row once.
+      const texts = rows.map((k) => gunzipSync(files.get(k)!).toString('utf8'))
+      t.ok(texts.every((x) => x.startsWith(csvHeader(LOG_COLUMNS))), `${label}: a header per file`)
+      const lines = (x: string): string[] => x.slice(csvHeader(LOG_COLUMNS).length).split('\n').filter(Boolean)
+      t.same(texts.flatMap(lines).sort(), lines(csv).sort(), `${label}: the same rows, across ${rows.length} files`)
+      t.equal(staged.rows.files.reduce((n, f) => n + f.rows, 0), expected.rows.length, `${label}: staged row counts add up`)
     }
   }
 })

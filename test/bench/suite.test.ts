@@ -1,15 +1,15 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { generateLogs } from '../../src/generate/logGenerator.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const RUNNER = path.join(ROOT, 'dist/bench/run.js')
-const CASE_NAMES = ['read', 'split2-lines', 'parse', 'parse-csv', 'parse-csv-gzip', 'parse-csv-gzip-1', 'stage-e2e', 'load-1-object', 'get-5000-objects', 'load-5000-objects', 'stage-e2e-10x']
+const CASE_NAMES = ['read', 'split2-lines', 'parse', 'parse-csv', 'parse-csv-gzip', 'parse-csv-gzip-3', 'parse-csv-gzip-1', 'parse-csv-gzip-2files', 'parse-csv-gzip-1mb-chunk', 'stage-e2e', 'load-1-object', 'get-5000-objects', 'load-5000-objects', 'stage-e2e-10x']
 /** The many-small-objects cases read the input's first blocks (at most ~10 MB), the same ones each. */
 const SLICE_CASES = ['load-1-object', 'get-5000-objects', 'load-5000-objects']
-const CASE_FIELDS = ['name', 'bytes', 'events', 'seconds', 'mb_per_s', 'events_per_s', 'peak_rss_mib']
+const CASE_FIELDS = ['name', 'bytes', 'events', 'seconds', 'mb_per_s', 'events_per_s', 'peak_rss_mib', 'staged_mb']
 
 function bench(home: string, args: string[]) {
   return spawnSync(process.execPath, [RUNNER, ...args], {
@@ -38,6 +38,8 @@ t.test('the compiled suite runs every case on a tiny input and reports JSON only
   for (const c of out.cases) {
     t.same(Object.keys(c), CASE_FIELDS, `${c.name}: the documented fields`)
     t.ok((c.seconds as number) > 0 && (c.peak_rss_mib as number) > 0, `${c.name}: timed, with a peak RSS`)
+    if (String(c.name).startsWith('parse-csv-gzip')) t.ok((c.staged_mb as number) > 0, `${c.name}: reports what it staged`)
+    else t.equal(c.staged_mb, null, `${c.name}: stages nothing it measures`)
   }
 
   // The generator is deterministic: the same size gives the same bytes and events here.
@@ -52,7 +54,7 @@ t.test('the compiled suite runs every case on a tiny input and reports JSON only
   t.ok(slices.every((c) => c.bytes === slices[0]!.bytes && c.events === slices[0]!.events), 'the small-object cases ingest the same bytes and events')
   t.ok((slices[0]!.bytes as number) > 0 && (slices[0]!.bytes as number) < one.bytes, `a whole-block slice of the input (${slices[0]!.bytes} bytes)`)
 
-  const cached = path.join(home, '.careplus/bench-input/200000')
+  const cached = path.join(home, '.careplus/bench/input/200000')
   const manifest = JSON.parse(readFileSync(path.join(cached, 'input.json'), 'utf8')) as { file: string; bytes: number; events: number }
   t.match(manifest, { bytes: one.bytes, events: one.events })
   t.equal(statSync(path.join(cached, manifest.file)).size, one.bytes, 'the cached input is the generated file')
@@ -63,7 +65,7 @@ t.test('the compiled suite runs every case on a tiny input and reports JSON only
   const md = written.find((f) => f.endsWith('.md'))!
   t.same(JSON.parse(readFileSync(path.join(results, json), 'utf8')), out, 'the JSON file holds what was printed')
   const markdown = readFileSync(path.join(results, md), 'utf8')
-  t.match(markdown, /\| case \| MB\/s \| events\/s \| peak RSS \(MiB\) \| × split2-lines \|/)
+  t.match(markdown, /\| case \| MB\/s \| events\/s \| peak RSS \(MiB\) \| × split2-lines \| seconds \| staged MB \|/)
   t.match(markdown, /Machine: .*cores.*Node v\d+/)
   for (const name of CASE_NAMES) t.match(markdown, `| ${name} |`)
 
@@ -72,6 +74,30 @@ t.test('the compiled suite runs every case on a tiny input and reports JSON only
   t.equal(again.status, 0, again.stderr)
   t.notMatch(again.stderr, /generating/, 'no generation on the second run')
   t.match(again.stdout, /│ parse +│/, 'a table on stdout without --json')
+})
+
+t.test('results go to $CAREPLUS_HOME/bench/results by default, to bench/results with --save', async (t) => {
+  const home = t.testdir()
+  const plain = bench(home, ['--size', '200KB', '--repeat', '1', '--cases', 'read'])
+  t.equal(plain.status, 0, plain.stderr)
+  const defaultDir = path.join(home, '.careplus/bench/results')
+  t.equal(readdirSync(defaultDir).length, 2, 'one JSON and one markdown file under CAREPLUS_HOME')
+  t.match(plain.stderr, `results: ${defaultDir}/`)
+
+  const saved = bench(home, ['--size', '200KB', '--repeat', '1', '--cases', 'read', '--save'])
+  t.equal(saved.status, 0, saved.stderr)
+  const base = /results: (.*)\.\{json,md\}/.exec(saved.stderr)?.[1]
+  t.ok(base, saved.stderr)
+  t.teardown(() => {
+    for (const ext of ['.json', '.md']) rmSync(base + ext, { force: true })
+  })
+  t.equal(path.dirname(base!), path.join(ROOT, 'bench/results'), '--save writes into the project, for committing')
+  t.ok(existsSync(base + '.json') && existsSync(base + '.md'))
+  t.equal(readdirSync(defaultDir).length, 2, 'and not under CAREPLUS_HOME')
+
+  const both = bench(home, ['--save', '--results', path.join(home, 'x')])
+  t.equal(both.status, 1)
+  t.match(both.stderr, /^bench: --save and --results both say where the results go/)
 })
 
 t.test('bad arguments fail with one line', async (t) => {

@@ -16,10 +16,10 @@ export interface Parsed extends ParseBatch {
 /** Parse `chunks` in order with one parser (source file `test.log` unless given); concatenates every batch. */
 export function parseChunks(chunks: Iterable<Uint8Array>, opts: Partial<BlockParserOptions> = {}): Parsed {
   const parser = new BlockParser({ sourceFile: 'test.log', ...opts })
-  const out: ParseBatch = { rows: [], rejects: [] }
+  const out = parser.newBatch()
   for (const chunk of chunks) parser.push(chunk, out)
   parser.end(out)
-  return { ...out, stats: { ...parser.stats } }
+  return { rows: out.rows, rejects: out.rejects, stats: { ...parser.stats } }
 }
 
 /** The records and rejects of `input` parsed in one push: the reference for chunked and streamed parses. */
