@@ -61,7 +61,7 @@ export async function commitLoad(tx: WarehouseTx, load: LoadCommit, signal?: Abo
   const replace = load.replace ?? []
   for (const target of load.targets) {
     for (const keys of chunks(replace, KEYS_PER_STATEMENT)) {
-      await tx.run(`DELETE FROM ${target.table.name} WHERE ${SOURCE_FILE_COLUMN} IN (${keys.map(() => '?').join(', ')})`, keys)
+      await tx.run(`DELETE FROM ${target.table.name} WHERE ${SOURCE_FILE_COLUMN} IN (${keys.map(() => '?').join(', ')})`, keys, signal)
     }
   }
 
@@ -80,26 +80,26 @@ export async function commitLoad(tx: WarehouseTx, load: LoadCommit, signal?: Abo
   for (const target of load.targets) {
     if (target.rows === 0) continue
     for (const part of chunks(load.discard ?? [], KEYS_PER_STATEMENT)) {
-      const n = await tx.run(`DELETE FROM ${target.table.name} WHERE _run_id = ? AND ${SOURCE_FILE_COLUMN} IN (${part.map(() => '?').join(', ')})`, [load.ctx.runId, ...part])
+      const n = await tx.run(`DELETE FROM ${target.table.name} WHERE _run_id = ? AND ${SOURCE_FILE_COLUMN} IN (${part.map(() => '?').join(', ')})`, [load.ctx.runId, ...part], signal)
       loaded[load.targets.indexOf(target)]! -= n
     }
   }
 
-  if (load.reconcileBySourceFile) await reconcileBySourceFile(tx, load.ctx.runId, load.objects, load.reconcileBySourceFile)
+  if (load.reconcileBySourceFile) await reconcileBySourceFile(tx, load.ctx.runId, load.objects, load.reconcileBySourceFile, signal)
 
   signal?.throwIfAborted()
-  await recordLoads(tx, load.source, load.ctx.runId, load.ctx.loadedAt, load.objects, replace)
-  if (load.watermark) await writeWatermark(tx, load.source, load.watermark.cursorColumn, load.watermark.value, load.ctx.runId, load.ctx.loadedAt)
+  await recordLoads(tx, load.source, load.ctx.runId, load.ctx.loadedAt, load.objects, replace, signal)
+  if (load.watermark) await writeWatermark(tx, load.source, load.watermark.cursorColumn, load.watermark.value, load.ctx.runId, load.ctx.loadedAt, signal)
   const failed = load.failed ?? []
   const unquarantine = load.unquarantine ?? []
-  if (failed.length > 0 || unquarantine.length > 0) await recordQuarantine(tx, load.source, [...unquarantine, ...failed.map((f) => f.key)], failed)
+  if (failed.length > 0 || unquarantine.length > 0) await recordQuarantine(tx, load.source, [...unquarantine, ...failed.map((f) => f.key)], failed, signal)
   return loaded
 }
 
 /** Each object's rows and rejects in bronze, as loaded by this run, equal what it staged and add up to its blocks. */
-async function reconcileBySourceFile(tx: WarehouseTx, runId: string, objects: readonly LedgerEntry[], tables: { rows: BronzeTable; rejects: BronzeTable }): Promise<void> {
-  const rows = await countBySourceFile(tx, tables.rows, runId, objects, (o) => o.rows)
-  const rejects = await countBySourceFile(tx, tables.rejects, runId, objects, (o) => o.rejects)
+async function reconcileBySourceFile(tx: WarehouseTx, runId: string, objects: readonly LedgerEntry[], tables: { rows: BronzeTable; rejects: BronzeTable }, signal?: AbortSignal): Promise<void> {
+  const rows = await countBySourceFile(tx, tables.rows, runId, objects, (o) => o.rows, signal)
+  const rejects = await countBySourceFile(tx, tables.rejects, runId, objects, (o) => o.rejects, signal)
   for (const o of objects) {
     const r = rows.get(o.key) ?? 0
     const j = rejects.get(o.key) ?? 0
@@ -112,7 +112,7 @@ async function reconcileBySourceFile(tx: WarehouseTx, runId: string, objects: re
   }
 }
 
-async function countBySourceFile(tx: WarehouseTx, table: BronzeTable, runId: string, objects: readonly LedgerEntry[], staged: (o: LedgerEntry) => number): Promise<Map<string, number>> {
+async function countBySourceFile(tx: WarehouseTx, table: BronzeTable, runId: string, objects: readonly LedgerEntry[], staged: (o: LedgerEntry) => number, signal?: AbortSignal): Promise<Map<string, number>> {
   const counts = new Map<string, number>()
   // Nothing staged for this table: COPY loaded nothing (checked) and the replaced rows were deleted, so every count is 0.
   if (!objects.some((o) => staged(o) > 0)) return counts
@@ -121,6 +121,7 @@ async function countBySourceFile(tx: WarehouseTx, table: BronzeTable, runId: str
       `SELECT ${SOURCE_FILE_COLUMN} AS source_file, count(*) AS n FROM ${table.name}
        WHERE _run_id = ? AND ${SOURCE_FILE_COLUMN} IN (${part.map(() => '?').join(', ')}) GROUP BY ${SOURCE_FILE_COLUMN}`,
       [runId, ...part.map((o) => o.key)],
+      signal,
     )
     for (const r of rows) counts.set(String(r.source_file), Number(r.n))
   }

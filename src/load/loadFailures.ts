@@ -56,13 +56,13 @@ const COLUMNS = 'source, object_key, etag, size_bytes, code, reason, attempts, r
 const ROWS_PER_INSERT = 100
 
 /** Replaces the quarantine rows of `keys` (loaded, or failing again) with `failed`'s, in the caller's transaction. */
-export async function recordQuarantine(tx: WarehouseTx, source: string, keys: readonly string[], failed: readonly QuarantinedObject[]): Promise<void> {
+export async function recordQuarantine(tx: WarehouseTx, source: string, keys: readonly string[], failed: readonly QuarantinedObject[], signal?: AbortSignal): Promise<void> {
   for (const part of chunks(keys, 1000)) {
-    await tx.run(`DELETE FROM ops.load_failures WHERE source = ? AND object_key IN (${part.map(() => '?').join(', ')})`, [source, ...part])
+    await tx.run(`DELETE FROM ops.load_failures WHERE source = ? AND object_key IN (${part.map(() => '?').join(', ')})`, [source, ...part], signal)
   }
   for (const part of chunks(failed, ROWS_PER_INSERT)) {
     const values = part.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP))').join(', ')
     const params = part.flatMap((f) => [source, f.key, f.etag, f.sizeBytes, f.code, f.reason, f.attempts, f.runId, f.firstFailedAt, f.lastFailedAt])
-    await tx.run(`INSERT INTO ops.load_failures (${COLUMNS}) VALUES ${values}`, params)
+    await tx.run(`INSERT INTO ops.load_failures (${COLUMNS}) VALUES ${values}`, params, signal)
   }
 }

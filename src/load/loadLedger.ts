@@ -29,14 +29,14 @@ const LEDGER_COLUMNS = 'source, object_key, etag, size_bytes, blocks, rows_loade
 const ROWS_PER_INSERT = 200
 
 /** Replaces the ledger rows of `entries` (one per object), in the caller's transaction. */
-export async function recordLoads(tx: WarehouseTx, source: string, runId: string, loadedAt: string, entries: readonly LedgerEntry[], replaced: readonly string[]): Promise<void> {
+export async function recordLoads(tx: WarehouseTx, source: string, runId: string, loadedAt: string, entries: readonly LedgerEntry[], replaced: readonly string[], signal?: AbortSignal): Promise<void> {
   for (const keys of chunks(replaced, ROWS_PER_INSERT)) {
-    await tx.run(`DELETE FROM ops.load_ledger WHERE source = ? AND object_key IN (${keys.map(() => '?').join(', ')})`, [source, ...keys])
+    await tx.run(`DELETE FROM ops.load_ledger WHERE source = ? AND object_key IN (${keys.map(() => '?').join(', ')})`, [source, ...keys], signal)
   }
   for (const part of chunks(entries, ROWS_PER_INSERT)) {
     const values = part.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP))').join(', ')
     const params = part.flatMap((e) => [source, e.key, e.etag, e.sizeBytes, e.blocks, e.rows, e.rejects, JSON.stringify(e.stagedFiles), runId, loadedAt])
-    await tx.run(`INSERT INTO ops.load_ledger (${LEDGER_COLUMNS}) VALUES ${values}`, params)
+    await tx.run(`INSERT INTO ops.load_ledger (${LEDGER_COLUMNS}) VALUES ${values}`, params, signal)
   }
 }
 

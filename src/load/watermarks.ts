@@ -10,13 +10,11 @@ export async function readWatermark(wh: Warehouse, source: string, cursorColumn:
   return row ? String(row.value) : null
 }
 
-export async function writeWatermark(tx: WarehouseTx, source: string, cursorColumn: string, value: string, runId: string, updatedAt: string): Promise<void> {
-  await tx.run('DELETE FROM ops.watermarks WHERE source = ? AND cursor_column = ?', [source, cursorColumn])
-  await tx.run('INSERT INTO ops.watermarks (source, cursor_column, value, run_id, updated_at) VALUES (?, ?, ?, ?, CAST(? AS TIMESTAMP))', [
-    source,
-    cursorColumn,
-    value,
-    runId,
-    updatedAt,
-  ])
+export async function writeWatermark(tx: WarehouseTx, source: string, cursorColumn: string, value: string, runId: string, updatedAt: string, signal?: AbortSignal): Promise<void> {
+  await tx.run('DELETE FROM ops.watermarks WHERE source = ? AND cursor_column = ?', [source, cursorColumn], signal)
+  await tx.run(
+    'INSERT INTO ops.watermarks (source, cursor_column, value, run_id, updated_at) VALUES (?, ?, ?, ?, CAST(? AS TIMESTAMP))',
+    [source, cursorColumn, value, runId, updatedAt],
+    signal,
+  )
 }

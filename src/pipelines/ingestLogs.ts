@@ -112,7 +112,6 @@ async function ingestLogsRun(opts: IngestLogsOptions & { runId: string }): Promi
   }
 
   await warehouse.migrate()
-  summary.leftoversRemoved = (await removeStageLeftovers(store, warehouse, { stagePrefix: cfg.S3_STAGE_PREFIX, source: 'logs', currentRunId: runId, signal })).length
   const ledger = await loadedVersions(warehouse, LOGS_SOURCE)
   const quarantine = await quarantinedObjects(warehouse, LOGS_SOURCE)
   const todo: ObjectInfo[] = []
@@ -124,6 +123,8 @@ async function ingestLogsRun(opts: IngestLogsOptions & { runId: string }): Promi
     else if (quarantine.get(key)?.etag === obj.etag && !opts.retryFailed) summary.objectsQuarantined++
     else todo.push(obj)
   }
+  // Before staging anything of its own (and after the listing, which tells first when S3 cannot be reached).
+  summary.leftoversRemoved = (await removeStageLeftovers(store, warehouse, { stagePrefix: cfg.S3_STAGE_PREFIX, source: 'logs', currentRunId: runId, signal })).length
   opts.onProgress?.({ type: 'plan', objects: todo.length, bytes: todo.reduce((n, o) => n + o.size, 0) })
 
   let failedInRun = 0

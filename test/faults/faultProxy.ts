@@ -34,6 +34,8 @@ export interface ProxiedRequest {
   damaged?: boolean
   /** The request's Range header: a resumed read. */
   range?: string
+  /** The reader's one-byte GET under an ETag no object has, asking whether the server honours If-Match. */
+  ifMatchProbe: boolean
   status?: number
 }
 
@@ -71,7 +73,7 @@ export async function startFaultProxy(t: Test, upstream: string): Promise<FaultP
     const [pathname = '', query = ''] = url.split('?')
     // Path-style: /bucket/key…; a listing is /bucket?list-type=2, a part upload has ?uploadId.
     const objectGet = req.method === 'GET' && pathname.split('/').filter(Boolean).length > 1 && !/(^|&)(list-type|uploads|uploadId)=/.test(query)
-    const record: ProxiedRequest = { method: req.method ?? 'GET', url, objectGet, range: req.headers.range }
+    const record: ProxiedRequest = { method: req.method ?? 'GET', url, objectGet, range: req.headers.range, ifMatchProbe: req.headers['if-match'] === '"00000000000000000000000000000000"' }
     proxy.requests.push(record)
     const fault = proxy.fault(record)
     record.fault = fault
