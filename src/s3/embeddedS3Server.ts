@@ -13,6 +13,9 @@
 import { mkdirSync } from 'node:fs'
 import S3rver from 's3rver'
 
+/** How long a stopping server lets requests in flight finish. */
+const STOP_GRACE_MS = 1000
+
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name)
   return i >= 0 ? process.argv[i + 1] : undefined
@@ -40,6 +43,10 @@ async function main(): Promise<void> {
   const stop = (): void => {
     if (closing) return
     closing = true
+    // server.close() waits for every open connection, and a client that keeps
+    // one (keep-alive, or a paused body it never reads) would keep the server
+    // alive for ever: let requests in flight finish for a moment, then exit.
+    setTimeout(() => process.exit(0), STOP_GRACE_MS).unref()
     server.close().then(
       () => process.exit(0),
       () => process.exit(0),

@@ -134,6 +134,8 @@ export async function startFaultProxy(t: Test, upstream: string): Promise<FaultP
       upRes.on('error', () => res.destroy())
     })
     up.on('error', () => res.destroy())
+    // A client that goes away (reset, timeout, retry) must not leave the upstream body paused on the server.
+    res.on('close', () => up.destroy())
     req.pipe(up)
   })
   server.on('connection', (s: Socket) => {
