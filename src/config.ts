@@ -53,7 +53,7 @@ export const DEFAULTS = {
   MYSQL_PASSWORD: '',
   /**
    * A MySQL connection that delivers no byte for this long while the run
-   * waits on it (a query's rows, a count, the goodbye) is abandoned and the
+   * waits on it (a query's rows, a count) is abandoned and the
    * run fails as a transient error (ERR_MYSQL_TIMEOUT) instead of hanging on
    * a silent network partition. Time the run spends staging rows is not counted.
    */
@@ -188,14 +188,14 @@ const schema = z.object({
   MYSQL_READ_TIMEOUT_MS: z.coerce.number().int().min(100),
   TICKETS_CURSOR_COLUMN: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected a column name').optional(),
   // Milliseconds once parsed; a number is taken as milliseconds (a parsed Config given back to loadConfig).
-  TICKETS_LOOKBACK: z.union([
-    z.number().int().min(0).max(MAX_LOOKBACK_MS),
-    z
-      .string()
-      .transform((v) => parseDurationMs(v))
-      .refine((ms) => ms !== null && ms <= MAX_LOOKBACK_MS, 'expected a duration such as 2d, 36h, 90m, 30s or 0 (at most 3650d)')
-      .transform((ms) => ms!),
-  ]),
+  TICKETS_LOOKBACK: z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const ms = typeof v === 'number' ? v : parseDurationMs(v)
+    if (ms === null || !Number.isInteger(ms) || ms < 0 || ms > MAX_LOOKBACK_MS) {
+      ctx.addIssue({ code: 'custom', message: 'expected a duration such as 2d, 36h, 90m, 30s or 0 (at most 3650d)' })
+      return z.NEVER
+    }
+    return ms
+  }),
   PIPELINE_CRON: z.string().refine((v) => [5, 6].includes(v.trim().split(/\s+/).length), 'expected a cron expression of 5 or 6 fields'),
   PIPELINE_TZ: z.string().refine((tz) => {
     try {

@@ -137,7 +137,7 @@ async function ingestTicketsRun(opts: IngestTicketsOptions & { runId: string }):
   } finally {
     watch.stop()
   }
-  await closeMysql(conn, settings)
+  await closeMysql(conn)
   const extractSeconds = (performance.now() - extractStarted) / 1000
 
   const loadStarted = performance.now()

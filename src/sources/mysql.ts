@@ -180,15 +180,10 @@ export function queryMysql<T = Record<string, unknown>>(conn: Connection, sql: s
 }
 
 /**
- * Says goodbye (COM_QUIT) and closes. With `readTimeoutMs` set, a server
- * that does not answer in time is not waited for: the socket is destroyed.
+ * Says goodbye (COM_QUIT: mysql2 sends it without waiting for an answer),
+ * then closes the socket both ways, so a silent server cannot hold it open.
  */
-export async function closeMysql(conn: Connection, s?: MysqlSettings): Promise<void> {
-  const ended = new Promise<void>((resolve) => conn.end(() => resolve()))
-  const ms = s?.readTimeoutMs
-  let timer: NodeJS.Timeout | undefined
-  if (ms !== undefined) await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))])
-  else await ended
-  clearTimeout(timer)
+export async function closeMysql(conn: Connection): Promise<void> {
+  await new Promise<void>((resolve) => conn.end(() => resolve()))
   destroyMysql(conn)
 }
