@@ -165,13 +165,14 @@ program
   .command('ingest-tickets')
   .description('one incremental run of the ticket ingest: MySQL support_tickets → CSV → gzip → stage → bronze.tickets')
   .option('--json', 'print the run summary as JSON')
-  .action(async (o: { json?: boolean }) => {
+  .option('--full-refresh', 'read the whole table, not only the TICKETS_LOOKBACK window (unchanged rows are still not loaded again)')
+  .action(async (o: { json?: boolean; fullRefresh?: boolean }) => {
     const cfg = config()
     const summary = await withRuntime(cfg, async (rt) => {
       const bar = byteProgress('ingest-tickets', 'rows')
       bar.start(0)
       try {
-        return await ingestTickets({ ...rt, signal, onProgress: (p) => bar.add(p.rows) })
+        return await ingestTickets({ ...rt, signal, fullRefresh: o.fullRefresh, onProgress: (p) => bar.add(p.rows) })
       } finally {
         bar.stop()
       }

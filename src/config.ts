@@ -52,11 +52,25 @@ export const DEFAULTS = {
   /** Secret: never printed. */
   MYSQL_PASSWORD: '',
   /**
+   * A MySQL connection that delivers no byte for this long while the run
+   * waits on it (a query's rows, a count) is abandoned and the
+   * run fails as a transient error (ERR_MYSQL_TIMEOUT) instead of hanging on
+   * a silent network partition. Time the run spends staging rows is not counted.
+   */
+  MYSQL_READ_TIMEOUT_MS: 60_000,
+  /**
    * Unset: new tickets by `created_at`, plus a re-extraction of every ticket
    * still open at its last load (the seed's table has no update timestamp).
    * Set to an `updated_at`-like column: extract by it alone.
    */
   TICKETS_CURSOR_COLUMN: undefined as string | undefined,
+  /**
+   * Every run re-reads tickets whose cursor value is within this window
+   * below the watermark (dlt's `lag`), so rows that arrive late (committed
+   * with an older created_at) are not lost; unchanged rows are not loaded
+   * twice. A duration: `2d`, `36h`, `90m`, `30s`, or `0` for none.
+   */
+  TICKETS_LOOKBACK: '2d',
   /** The daemon's schedule (cron, 5 fields, or 6 with seconds) and its time zone. */
   PIPELINE_CRON: '0 2 * * *',
   PIPELINE_TZ: 'UTC',
@@ -118,6 +132,18 @@ export const DEFAULTS = {
   SNOWFLAKE_ALLOWED_IPS: undefined as string | undefined,
 } as const
 
+const DURATION_UNIT_MS = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 } as const
+const MAX_LOOKBACK_MS = 3650 * DURATION_UNIT_MS.d
+
+/** `2d`, `36h`, `90m`, `30s` (or `0`) in milliseconds; null when it is not such a duration. */
+export function parseDurationMs(v: string): number | null {
+  const m = /^\s*(\d+)\s*([dhms])?\s*$/.exec(v)
+  if (!m) return null
+  const n = Number(m[1])
+  if (m[2] === undefined) return n === 0 ? 0 : null
+  return n * DURATION_UNIT_MS[m[2] as keyof typeof DURATION_UNIT_MS]
+}
+
 const prefix = z
   .string()
   .regex(/^([A-Za-z0-9!_.*'()-]+\/)*$/, 'expected a key prefix such as "logs/" (ending in "/", or empty)')
@@ -159,7 +185,17 @@ const schema = z.object({
   MYSQL_DATABASE: z.string().regex(/^[A-Za-z0-9_$]{1,64}$/, 'expected a database name (letters, digits, _ or $)'),
   MYSQL_USER: z.string().min(1),
   MYSQL_PASSWORD: z.string(),
+  MYSQL_READ_TIMEOUT_MS: z.coerce.number().int().min(100),
   TICKETS_CURSOR_COLUMN: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected a column name').optional(),
+  // Milliseconds once parsed; a number is taken as milliseconds (a parsed Config given back to loadConfig).
+  TICKETS_LOOKBACK: z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const ms = typeof v === 'number' ? v : parseDurationMs(v)
+    if (ms === null || !Number.isInteger(ms) || ms < 0 || ms > MAX_LOOKBACK_MS) {
+      ctx.addIssue({ code: 'custom', message: 'expected a duration such as 2d, 36h, 90m, 30s or 0 (at most 3650d)' })
+      return z.NEVER
+    }
+    return ms
+  }),
   PIPELINE_CRON: z.string().refine((v) => [5, 6].includes(v.trim().split(/\s+/).length), 'expected a cron expression of 5 or 6 fields'),
   PIPELINE_TZ: z.string().refine((tz) => {
     try {

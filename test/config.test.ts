@@ -62,3 +62,19 @@ t.test('.env secrets never appear in errors', async (t) => {
     t.notMatch((e as Error).message, /hunter2/)
   }
 })
+
+t.test('TICKETS_LOOKBACK is a duration, MYSQL_READ_TIMEOUT_MS milliseconds', async (t) => {
+  const dir = t.testdir()
+  const cfg = loadConfig({}, dir)
+  t.equal(cfg.TICKETS_LOOKBACK, 2 * 86_400_000, 'default 2d')
+  t.equal(cfg.MYSQL_READ_TIMEOUT_MS, 60_000)
+  for (const [v, ms] of [['36h', 36 * 3_600_000], ['90m', 5_400_000], ['30s', 30_000], [' 3d ', 3 * 86_400_000], ['0', 0], ['0d', 0]] as const) {
+    t.equal(loadConfig({ TICKETS_LOOKBACK: v }, dir).TICKETS_LOOKBACK, ms, v)
+  }
+  t.equal(loadConfig({ ...(cfg as unknown as Record<string, string>), CAREPLUS_HOME: dir }, dir).TICKETS_LOOKBACK, cfg.TICKETS_LOOKBACK, 'a parsed config given back keeps its value')
+  for (const v of ['2 days', '-1d', '1.5h', '36', '3651d', 'P2D']) {
+    t.throws(() => loadConfig({ TICKETS_LOOKBACK: v }, dir), { code: 'ERR_CONFIG', message: /^invalid setting TICKETS_LOOKBACK: expected a duration such as 2d, 36h, 90m, 30s or 0/ }, v)
+  }
+  t.equal(loadConfig({ MYSQL_READ_TIMEOUT_MS: '2500' }, dir).MYSQL_READ_TIMEOUT_MS, 2500)
+  t.throws(() => loadConfig({ MYSQL_READ_TIMEOUT_MS: '5' }, dir), { code: 'ERR_CONFIG', message: /^invalid setting MYSQL_READ_TIMEOUT_MS/ })
+})

@@ -23,10 +23,18 @@ export function formatIngestTicketsSummary(s: import('../pipelines/ingestTickets
     [
       `ingest-tickets ${s.runId}`,
       `  cursor    ${s.cursorColumn} ${s.watermarkFrom ?? '(first run: full load)'} → ${s.watermarkTo ?? '(none)'}`,
-      `  read      ${n(s.rowsRead)} rows (${n(s.openTicketsRechecked)} open tickets rechecked), ${n(s.rowsUnchanged)} unchanged`,
+      `  window    ${s.windowFrom === null ? 'the whole table' + (s.watermarkFrom === null ? '' : ' (--full-refresh)') : `from ${s.windowFrom} (TICKETS_LOOKBACK)`}`,
+      `  read      ${n(s.rowsRead)} rows (${n(s.openTicketsRechecked)} open tickets rechecked, ${n(s.nullCursorRows)} with no ${s.cursorColumn}), ${n(s.rowsUnchanged)} unchanged`,
       `  loaded    ${n(s.rows)} rows = ${n(s.newTickets)} new + ${n(s.changedTickets)} changed tickets`,
       `  staged    ${n(s.stagedFiles)} files`,
       `  time      ${s.seconds.toFixed(2)} s: extract to stage ${s.extractSeconds.toFixed(2)} s (${n(Math.round(s.rowsPerSec))} rows/s), load ${s.loadSeconds.toFixed(2)} s`,
+      ...(s.missedBeforeWindow > 0
+        ? [
+            `  MISSED    ${n(s.missedBeforeWindow)} tickets before the window are in MySQL but not in bronze ` +
+              `(${s.missedDays.map((d) => `${d.day}: ${n(d.tickets)}`).join(', ')}${s.missedDays.length === 31 ? ', …' : ''}); ` +
+              `careplus ingest-tickets --full-refresh loads them, a longer TICKETS_LOOKBACK catches them next time`,
+          ]
+        : []),
     ].join('\n') + '\n'
   )
 }

@@ -10,8 +10,9 @@ import { removeStageLeftovers } from '../load/stageLeftovers.js'
 import { ticketRunFolder } from '../load/stageLayout.js'
 import { newRunId } from '../runId.js'
 import type { ObjectStore } from '../s3/objectStore.js'
-import { closeMysql, connectMysql, mysqlError, mysqlSettings } from '../sources/mysql.js'
+import { closeMysql, connectMysql, destroyMysql, mysqlError, MysqlReadWatch, mysqlSettings } from '../sources/mysql.js'
 import { readTicketCursor, TICKETS_SOURCE } from '../sources/tickets/cursor.js'
+import { countMissedBeforeWindow, type MissedDay } from '../sources/tickets/lookback.js'
 import { changeFilter, extractionQueries, readBatches, type BronzeTicket, type ChangeCounts } from '../sources/tickets/extract.js'
 import { SOURCE_TABLE } from '../sources/tickets/schema.js'
 import { withQueryTag } from '../warehouse/queryTag.js'
@@ -25,8 +26,22 @@ export interface IngestTicketsSummary {
   cursorColumn: string
   watermarkFrom: string | null
   watermarkTo: string | null
-  /** Rows read from MySQL: new by the watermark, plus re-read open tickets. */
+  /** Whether the whole table was read (--full-refresh, or the first run). */
+  fullRefresh: boolean
+  /** The inclusive start of the read: watermarkFrom minus TICKETS_LOOKBACK; null when the whole table was read. */
+  windowFrom: string | null
+  /** Rows read from MySQL: the window, rows with no cursor value, re-read open tickets. */
   rowsRead: number
+  /** Rows read with a NULL cursor value (read on every run). */
+  nullCursorRows: number
+  /**
+   * Tickets in MySQL with a cursor value before windowFrom that bronze does
+   * not have: late rows the window did not reach. Only --full-refresh loads
+   * them. A lower bound, counted day by day (see missedDays).
+   */
+  missedBeforeWindow: number
+  /** The earliest days with missed tickets (at most 31 listed). */
+  missedDays: MissedDay[]
   /** Rows read that equal the version already in bronze (the watermark overlap, unchanged open tickets). */
   rowsUnchanged: number
   /** Rows appended to bronze: new tickets plus changed versions of known ones. */
@@ -35,6 +50,8 @@ export interface IngestTicketsSummary {
   changedTickets: number
   openTicketsRechecked: number
   stagedFiles: number
+  /** Staged files of earlier runs that never committed (killed, failed), removed before this run staged its own. */
+  leftoversRemoved: number
   /** Seconds from the first MySQL query to the last staged byte, and of the COPY transaction. */
   extractSeconds: number
   loadSeconds: number
@@ -49,6 +66,8 @@ export interface IngestTicketsOptions {
   warehouse: Warehouse
   signal?: AbortSignal
   runId?: string
+  /** Read the whole table, not only the window (still deduplicated by row hash). */
+  fullRefresh?: boolean
   onProgress?: (p: { type: 'rows'; rows: number }) => void
   gzipLevel?: number
 }
@@ -60,9 +79,12 @@ export interface IngestTicketsOptions {
  * bronze.tickets, with the watermark moved in the same transaction.
  *
  * Better than the seed's `created_at > MAX(created_at)`: the cursor is
- * inclusive, every ticket still open at its last load is read again so its
- * resolution arrives, and a row identical to its loaded version is not
- * appended again, so a run with no changes stages nothing. With
+ * inclusive and reaches TICKETS_LOOKBACK below the watermark (late rows
+ * arrive), rows with no cursor value are read on every run, every ticket
+ * still open at its last load is read again so its resolution arrives, and a
+ * row identical to its loaded version is not appended again, so a run with
+ * no changes stages nothing. Late rows older than the window are counted
+ * (missedBeforeWindow); --full-refresh reads them. With
  * TICKETS_CURSOR_COLUMN (an `updated_at`-like column) the cursor alone finds
  * changed rows.
  */
@@ -76,13 +98,15 @@ async function ingestTicketsRun(opts: IngestTicketsOptions & { runId: string }):
   const { cfg, store, warehouse: wh, signal, runId } = opts
   const started = process.hrtime.bigint()
   await wh.migrate()
-  await removeStageLeftovers(store, wh, { stagePrefix: cfg.S3_STAGE_PREFIX, source: 'tickets', currentRunId: runId, signal })
-  const cursor = await readTicketCursor(wh, cfg)
+  const leftovers = await removeStageLeftovers(store, wh, { stagePrefix: cfg.S3_STAGE_PREFIX, source: 'tickets', currentRunId: runId, signal })
+  const cursor = await readTicketCursor(wh, cfg, { fullRefresh: opts.fullRefresh })
 
   const settings = mysqlSettings(cfg)
-  const conn = await connectMysql(settings)
+  const conn = await connectMysql(settings, signal)
+  // From here a cancel ends the connection at once, and a silent one fails after MYSQL_READ_TIMEOUT_MS.
+  const watch = new MysqlReadWatch(conn, settings, signal)
   const extractedAt = sqlTimestamp()
-  const counts: ChangeCounts = { rowsRead: 0, rowsUnchanged: 0, selected: 0, maxCursor: cursor.watermark }
+  const counts: ChangeCounts = { rowsRead: 0, rowsUnchanged: 0, nullCursorRows: 0, selected: 0, maxCursor: cursor.watermark }
   const sink = new TableStageSink<BronzeTicket>({
     store,
     keyPrefix: ticketRunFolder(cfg.S3_STAGE_PREFIX, runId),
@@ -93,21 +117,25 @@ async function ingestTicketsRun(opts: IngestTicketsOptions & { runId: string }):
   })
 
   const extractStarted = performance.now()
+  let missed: { total: number; days: MissedDay[] } = { total: 0, days: [] }
   try {
+    if (cursor.from !== null) missed = await countMissedBeforeWindow(conn, watch, wh, cursor.column, cursor.from, signal)
     await pipeline(
-      Readable.from(readBatches(conn, extractionQueries(cursor)), { highWaterMark: 1 }),
+      Readable.from(readBatches(conn, extractionQueries(cursor), watch), { highWaterMark: 1 }),
       changeFilter(cursor, counts, (rows) => opts.onProgress?.({ type: 'rows', rows })),
       sink,
       { signal },
     )
   } catch (err) {
-    conn.destroy()
+    destroyMysql(conn)
     if (signal?.aborted) throw err
     const code = (err as { code?: string }).code ?? ''
-    if (code.startsWith('ER_') || code === 'PROTOCOL_CONNECTION_LOST' || code === 'ECONNRESET') {
+    if (code.startsWith('ER_') || code === 'PROTOCOL_CONNECTION_LOST' || code === 'ECONNRESET' || code === 'ERR_MYSQL_TIMEOUT') {
       throw mysqlError(err, settings, 'lost the extraction from')
     }
     throw err
+  } finally {
+    watch.stop()
   }
   await closeMysql(conn)
   const extractSeconds = (performance.now() - extractStarted) / 1000
@@ -158,13 +186,19 @@ async function ingestTicketsRun(opts: IngestTicketsOptions & { runId: string }):
     cursorColumn: cursor.column,
     watermarkFrom: cursor.watermark,
     watermarkTo: staged.rows > 0 ? counts.maxCursor : cursor.watermark,
+    fullRefresh: cursor.from === null,
+    windowFrom: cursor.from,
     rowsRead: counts.rowsRead,
+    nullCursorRows: counts.nullCursorRows,
+    missedBeforeWindow: missed.total,
+    missedDays: missed.days,
     rowsUnchanged: counts.rowsUnchanged,
     rows: staged.rows,
     newTickets: staged.rows - changedTickets,
     changedTickets,
-    openTicketsRechecked: cursor.recheckOpen ? cursor.openIds.length : 0,
+    openTicketsRechecked: cursor.recheckOpen && cursor.from !== null ? cursor.openIds.length : 0,
     stagedFiles: staged.files.length,
+    leftoversRemoved: leftovers.length,
     extractSeconds,
     loadSeconds,
     seconds,

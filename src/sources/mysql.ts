@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net'
 import mysql, { type Connection, type ConnectionOptions } from 'mysql2'
 import type { Config } from '../config.js'
 import { PipelineError } from '../errors.js'
@@ -8,6 +9,8 @@ export interface MysqlSettings {
   user: string
   password: string
   database?: string
+  /** MYSQL_READ_TIMEOUT_MS: no byte for this long while waiting on the server fails the wait (unset: no limit). */
+  readTimeoutMs?: number
 }
 
 export function mysqlSettings(cfg: Config, opts: { withDatabase?: boolean } = {}): MysqlSettings {
@@ -17,6 +20,7 @@ export function mysqlSettings(cfg: Config, opts: { withDatabase?: boolean } = {}
     user: cfg.MYSQL_USER,
     password: cfg.MYSQL_PASSWORD,
     database: opts.withDatabase === false ? undefined : cfg.MYSQL_DATABASE,
+    readTimeoutMs: cfg.MYSQL_READ_TIMEOUT_MS,
   }
 }
 
@@ -30,6 +34,8 @@ export function mysqlError(err: unknown, s: MysqlSettings, what = 'cannot connec
   const e = err as { code?: string; message?: string; sqlMessage?: string }
   const where = describeMysql(s)
   let detail: string
+  // Already one line a user can act on (a read timeout, a cancel).
+  if (err instanceof PipelineError) return err
   switch (e.code) {
     case 'ECONNREFUSED':
       detail = 'connection refused (is the server running? MariaDB: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd)'
@@ -57,8 +63,12 @@ export function mysqlError(err: unknown, s: MysqlSettings, what = 'cannot connec
   return new PipelineError('ERR_MYSQL', `${what} ${where}: ${detail}`, { cause: err })
 }
 
-/** Opens one connection (the callback API: its `query().stream()` is the streaming cursor). */
-export async function connectMysql(s: MysqlSettings): Promise<Connection> {
+/**
+ * Opens one connection (the callback API: its `query().stream()` is the
+ * streaming cursor). An abort `signal` ends a handshake still under way.
+ */
+export async function connectMysql(s: MysqlSettings, signal?: AbortSignal): Promise<Connection> {
+  signal?.throwIfAborted()
   const options: ConnectionOptions = {
     host: s.host,
     port: s.port,
@@ -73,21 +83,107 @@ export async function connectMysql(s: MysqlSettings): Promise<Connection> {
     connectTimeout: 10_000,
   }
   const conn = mysql.createConnection(options)
+  // Without a listener a server-side disconnect between queries (or a second
+  // error after a failed handshake) would crash the process.
+  conn.on('error', () => {})
+  const onAbort = (): void => destroyMysql(conn, signal!.reason as Error)
+  signal?.addEventListener('abort', onAbort, { once: true })
   try {
     await new Promise<void>((resolve, reject) => conn.connect((err) => (err ? reject(err) : resolve())))
   } catch (err) {
-    conn.destroy()
+    destroyMysql(conn)
+    if (signal?.aborted) throw signal.reason
     throw mysqlError(err, s)
+  } finally {
+    signal?.removeEventListener('abort', onAbort)
   }
-  // Without a listener a server-side disconnect between queries would crash the process.
-  conn.on('error', () => {})
   return conn
+}
+
+/** The connection's socket (mysql2 keeps it as `stream`). */
+function socketOf(conn: Connection): Socket {
+  return (conn as unknown as { stream: Socket }).stream
+}
+
+/**
+ * Ends a connection at once, its socket closed both ways, and fails the
+ * command waiting on it with `err`. mysql2's own destroy() only half-closes
+ * (it sends FIN and waits): across a silent partition the FIN is never
+ * answered, the waiting query never settles and the socket keeps the
+ * process alive.
+ */
+export function destroyMysql(conn: Connection, err?: Error): void {
+  const socket = socketOf(conn)
+  if (!socket.destroyed) socket.destroy(err)
+}
+
+export function mysqlTimeoutError(s: MysqlSettings): PipelineError {
+  return new PipelineError(
+    'ERR_MYSQL_TIMEOUT',
+    `${describeMysql(s)} sent nothing for ${s.readTimeoutMs} ms (MYSQL_READ_TIMEOUT_MS): the network or the server stalled; transient, a retry may succeed`,
+  )
+}
+
+/**
+ * A watchdog on the bytes a connection receives: while armed, a socket that
+ * delivers nothing for `readTimeoutMs` is destroyed with ERR_MYSQL_TIMEOUT,
+ * which fails the waiting command. A streaming reader disarms it while it
+ * holds rows back (backpressure is not a stall). An abort `signal` destroys
+ * the connection too, with the signal's reason, so a cancel never waits on a
+ * stalled socket.
+ */
+export class MysqlReadWatch {
+  private timer: NodeJS.Timeout | undefined
+  private readonly onData = (): void => void this.timer?.refresh()
+  private readonly onAbort = (): void => destroyMysql(this.conn, this.signal?.reason as Error)
+
+  constructor(
+    private readonly conn: Connection,
+    private readonly settings: MysqlSettings,
+    private readonly signal?: AbortSignal,
+  ) {
+    socketOf(conn).on('data', this.onData)
+    signal?.addEventListener('abort', this.onAbort, { once: true })
+    if (signal?.aborted) this.onAbort()
+  }
+
+  arm(): void {
+    const ms = this.settings.readTimeoutMs
+    if (ms === undefined || this.timer !== undefined) return
+    this.timer = setTimeout(() => destroyMysql(this.conn, mysqlTimeoutError(this.settings)), ms)
+  }
+
+  disarm(): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  /** Runs `wait` armed. */
+  async during<T>(wait: () => Promise<T>): Promise<T> {
+    this.arm()
+    try {
+      return await wait()
+    } finally {
+      this.disarm()
+    }
+  }
+
+  stop(): void {
+    this.disarm()
+    socketOf(this.conn).off('data', this.onData)
+    this.signal?.removeEventListener('abort', this.onAbort)
+  }
 }
 
 export function queryMysql<T = Record<string, unknown>>(conn: Connection, sql: string, values: unknown[] = []): Promise<T[]> {
   return new Promise((resolve, reject) => conn.query(sql, values, (err, rows) => (err ? reject(err) : resolve(rows as T[]))))
 }
 
-export function closeMysql(conn: Connection): Promise<void> {
-  return new Promise<void>((resolve) => conn.end(() => resolve())).then(() => conn.destroy())
+/**
+ * Says goodbye (COM_QUIT: mysql2 sends it without waiting for an answer),
+ * then closes the socket both ways, so a silent server cannot hold it open.
+ */
+export async function closeMysql(conn: Connection): Promise<void> {
+  await new Promise<void>((resolve) => conn.end(() => resolve()))
+  destroyMysql(conn)
 }

@@ -108,7 +108,8 @@ t.test('TICKETS_CURSOR_COLUMN: an updated_at column drives the extraction alone'
   t.match(first, { cursorColumn: 'updated_at', rows: 6, watermarkTo: '2025-07-20 00:00:05' })
   await q("UPDATE support_tickets SET resolved_at = '2025-07-21 00:00:00', status = 'Resolved', updated_at = '2025-07-21 00:00:00' WHERE ticket_id = 'TCKX00001'")
   const second = await run(rt)
-  t.match(second, { rows: 1, changedTickets: 1, openTicketsRechecked: 0, rowsRead: 2, rowsUnchanged: 1, watermarkTo: '2025-07-21 00:00:00' })
+  // The default TICKETS_LOOKBACK (2d) re-reads the whole sample: only the changed row is appended.
+  t.match(second, { rows: 1, changedTickets: 1, openTicketsRechecked: 0, rowsRead: 6, rowsUnchanged: 5, windowFrom: '2025-07-18 00:00:05', watermarkTo: '2025-07-21 00:00:00' })
 })
 
 t.test('MySQL unreachable or refusing the credentials: one clear line, nothing written', async (t) => {

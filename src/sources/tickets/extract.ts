@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto'
 import { Transform } from 'node:stream'
 import type { Connection } from 'mysql2'
 import type { TICKET_CSV_COLUMNS } from '../../load/bronzeSchema.js'
+import type { MysqlReadWatch } from '../mysql.js'
 import type { TicketCursor } from './cursor.js'
 import { bronzeColumnOf, SOURCE_TABLE, TICKET_SOURCE_COLUMNS, type TicketSourceRow } from './schema.js'
 
@@ -25,20 +26,27 @@ export interface Query {
 }
 
 /**
- * New rows by the inclusive watermark (tickets sharing its second are not
- * lost), then, without an update-tracking cursor, every ticket open at its
- * last load that the first query does not already cover.
+ * Rows from the window's start on (the watermark minus TICKETS_LOOKBACK,
+ * inclusive: tickets sharing the watermark's second and late arrivals are
+ * not lost), rows with no cursor value at all, then, without an
+ * update-tracking cursor, every ticket open at its last load that the first
+ * query does not already cover. The queries are disjoint, and the change
+ * filter drops what bronze already holds. No start: the whole table.
  */
 export function extractionQueries(cursor: TicketCursor): Query[] {
   const cursorSql = `\`${cursor.column}\``
   const select = `SELECT ${TICKET_SOURCE_COLUMNS.map((c) => `\`${c}\``).join(', ')}, ${cursorSql} AS _cursor_value FROM ${SOURCE_TABLE}`
-  const { watermark } = cursor
-  const queries: Query[] = [watermark === null ? { sql: select, values: [] } : { sql: `${select} WHERE ${cursorSql} >= ?`, values: [watermark] }]
-  if (cursor.recheckOpen && watermark !== null) {
+  const { from } = cursor
+  if (from === null) return [{ sql: select, values: [] }]
+  const queries: Query[] = [
+    { sql: `${select} WHERE ${cursorSql} >= ?`, values: [from] },
+    // No cursor value: never behind a watermark, so read on every run.
+    { sql: `${select} WHERE ${cursorSql} IS NULL`, values: [] },
+  ]
+  if (cursor.recheckOpen) {
     for (let i = 0; i < cursor.openIds.length; i += OPEN_IDS_PER_QUERY) {
       const ids = cursor.openIds.slice(i, i + OPEN_IDS_PER_QUERY)
-      // Rows at or past the watermark already come from the first query.
-      queries.push({ sql: `${select} WHERE ticket_id IN (?) AND (${cursorSql} < ? OR ${cursorSql} IS NULL)`, values: [ids, watermark] })
+      queries.push({ sql: `${select} WHERE ticket_id IN (?) AND ${cursorSql} < ?`, values: [ids, from] })
     }
   }
   return queries
@@ -47,9 +55,10 @@ export function extractionQueries(cursor: TicketCursor): Query[] {
 /**
  * Streams each query's rows in order, in batches: mysql2's query stream
  * pauses the connection when it is not read, so backpressure reaches MySQL
- * and the result set never sits in memory.
+ * and the result set never sits in memory. The read watch is armed only
+ * while waiting for rows, not while a batch is handed on.
  */
-export async function* readBatches(conn: Connection, queries: readonly Query[]): AsyncGenerator<ExtractedRow[]> {
+export async function* readBatches(conn: Connection, queries: readonly Query[], watch?: MysqlReadWatch): AsyncGenerator<ExtractedRow[]> {
   for (const q of queries) {
     const rows = conn.query({ sql: q.sql, values: q.values }).stream({ highWaterMark: ROWS_PER_BATCH })
     // A connection lost while the stream is paused (backpressure) is reported
@@ -57,17 +66,22 @@ export async function* readBatches(conn: Connection, queries: readonly Query[]):
     // the error to the stream so the run fails.
     const onLost = (err: Error): void => void rows.destroy(err)
     conn.on('error', onLost)
+    watch?.arm()
     try {
       let batch: ExtractedRow[] = []
       for await (const row of rows as AsyncIterable<ExtractedRow>) {
         batch.push(row)
         if (batch.length === ROWS_PER_BATCH) {
+          watch?.disarm()
           yield batch
+          watch?.arm()
           batch = []
         }
       }
+      watch?.disarm()
       if (batch.length > 0) yield batch
     } finally {
+      watch?.disarm()
       conn.off('error', onLost)
     }
   }
@@ -90,6 +104,8 @@ export function rowHash(row: TicketSourceRow): string {
 export interface ChangeCounts {
   rowsRead: number
   rowsUnchanged: number
+  /** Rows read with no cursor value (extracted on every run). */
+  nullCursorRows: number
   /** Rows passed on: new tickets and changed versions. */
   selected: number
   /** The highest cursor value read (the next watermark). */
@@ -111,6 +127,7 @@ export function changeFilter(cursor: TicketCursor, counts: ChangeCounts, onRows?
         counts.rowsRead++
         const hash = rowHash(row)
         const c = row._cursor_value
+        if (c === null) counts.nullCursorRows++
         if (c !== null && (counts.maxCursor === null || c > counts.maxCursor)) counts.maxCursor = c
         if (cursor.known.get(String(row.ticket_id)) === hash) {
           counts.rowsUnchanged++
