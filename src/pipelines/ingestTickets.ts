@@ -27,6 +27,8 @@ export interface IngestTicketsSummary {
   watermarkTo: string | null
   /** Rows read from MySQL: new by the watermark, plus re-read open tickets. */
   rowsRead: number
+  /** Bytes of the rows staged, as CSV before gzip (the driver counts no bytes read). */
+  bytes: number
   /** Rows read that equal the version already in bronze (the watermark overlap, unchanged open tickets). */
   rowsUnchanged: number
   /** Rows appended to bronze: new tickets plus changed versions of known ones. */
@@ -157,6 +159,7 @@ async function ingestTicketsRun(opts: IngestTicketsOptions & { runId: string }):
     runId,
     cursorColumn: cursor.column,
     watermarkFrom: cursor.watermark,
+    bytes: staged.csvBytes,
     watermarkTo: staged.rows > 0 ? counts.maxCursor : cursor.watermark,
     rowsRead: counts.rowsRead,
     rowsUnchanged: counts.rowsUnchanged,
