@@ -77,12 +77,18 @@ export function ingestTickets(opts: IngestTicketsOptions): Promise<IngestTickets
 async function ingestTicketsRun(opts: IngestTicketsOptions & { runId: string }): Promise<IngestTicketsSummary> {
   const { cfg, store, warehouse: wh, signal, runId } = opts
   const started = process.hrtime.bigint()
-  await wh.migrate()
-  await removeStageLeftovers(store, wh, { stagePrefix: cfg.S3_STAGE_PREFIX, source: 'tickets', currentRunId: runId, signal })
-  const cursor = await readTicketCursor(wh, cfg)
-
+  // The source first: a wrong MYSQL_HOST/MYSQL_PORT or password fails the run before anything else is done.
   const settings = mysqlSettings(cfg)
   const conn = await connectMysql(settings)
+  let cursor: Awaited<ReturnType<typeof readTicketCursor>>
+  try {
+    await wh.migrate()
+    await removeStageLeftovers(store, wh, { stagePrefix: cfg.S3_STAGE_PREFIX, source: 'tickets', currentRunId: runId, signal })
+    cursor = await readTicketCursor(wh, cfg)
+  } catch (err) {
+    conn.destroy()
+    throw err
+  }
   const extractedAt = sqlTimestamp()
   const counts: ChangeCounts = { rowsRead: 0, rowsUnchanged: 0, selected: 0, maxCursor: cursor.watermark }
   const sink = new TableStageSink<BronzeTicket>({
