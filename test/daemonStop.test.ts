@@ -69,7 +69,7 @@ t.test('careplus run cancelled by Ctrl-C (SIGINT to its process group, as a term
   let out = ''
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d))
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d))
-  await until('the log ingest started', async () => (out.includes('Worker for job "ingest-logs" online') ? true : undefined))
+  await until('the log ingest started', async () => (/Worker for job \\?"ingest-logs\\?" online/.test(out) ? true : undefined))
   await sleep(500)
   const sent = performance.now()
   process.kill(-child.pid!, 'SIGINT')
@@ -103,6 +103,7 @@ t.test('MYSQL_PORT=1 careplus run: fails at the first attempt, naming the settin
   const run = json<Runs>(cli(home, env, ['status', '--format', 'json'])).runs[0]!
   const tickets = run.tasks.find((x) => x.name === 'ingest-tickets')!
   t.match(tickets, { state: 'failed', attempts: 1, error_code: 'ERR_MYSQL' })
+  t.match(cli(home, env, ['status']).stdout, /✘ failed ERR_MYSQL/, 'careplus status shows the code')
   const runMs = Date.parse(run.ended_at! + 'Z') - Date.parse(run.started_at + 'Z')
   t.ok(runMs < 5000, `the run took ${runMs} ms from start to failure (under 5 s)`)
   t.ok(wallMs < 30_000, `the command took ${wallMs.toFixed(0)} ms, less than one retry delay`)

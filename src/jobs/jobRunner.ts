@@ -3,7 +3,7 @@ import { parentPort, isMainThread, workerData } from 'node:worker_threads'
 import { loadConfig } from '../config.js'
 import { isAbortError, isErrorCode, isTransient, PipelineError } from '../errors.js'
 import type { JobMessage, JobWorkerData, TaskResult } from '../dag/protocol.js'
-import { withRuntime, type Runtime } from '../runtime.js'
+import type { Runtime } from '../runtime.js'
 import { EMBEDDED_CREDENTIALS } from '../s3/embeddedS3.js'
 import { readSettings, storeFor } from '../s3/objectStore.js'
 import { RemoteWarehouse } from '../warehouse/remoteWarehouse.js'
@@ -54,6 +54,8 @@ export async function runJob<T>(
         store.client.destroy()
       }
     } else {
+      // Only alone does a job open a warehouse itself: a worker under the daemon never loads the engines' drivers.
+      const { withRuntime } = await import('../runtime.js')
       result = await withRuntime(loadConfig(), (rt) => body(rt, controller.signal, data.args ?? {}, data.runId))
     }
     if (parentPort) post({ ok: true, result: (result ?? {}) as Record<string, unknown> })
