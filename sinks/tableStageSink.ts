@@ -10,6 +10,7 @@ import { StageWriter, type StagedFile, type StageWriterOptions } from './stageWr
 export class TableStageSink<T extends object> extends Writable {
   private readonly writer: StageWriter
   private rows = 0
+  private csvBytes = 0
   private files: StagedFile[] | undefined
 
   constructor(
@@ -19,14 +20,17 @@ export class TableStageSink<T extends object> extends Writable {
     this.writer = new StageWriter({ ...opts, header: csvHeader(opts.columns) })
   }
 
-  get staged(): { files: StagedFile[]; rows: number } {
+  /** The files, their rows, and the CSV bytes (UTF-8, before gzip) the rows made. */
+  get staged(): { files: StagedFile[]; rows: number; csvBytes: number } {
     if (!this.files) throw new Error('TableStageSink: not finished')
-    return { files: this.files, rows: this.rows }
+    return { files: this.files, rows: this.rows, csvBytes: this.csvBytes }
   }
 
   override _write(batch: T[], _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.rows += batch.length
-    this.writer.write(encodeCsvBatch(batch, this.opts.columns), batch.length).then(() => cb(), cb)
+    const csv = encodeCsvBatch(batch, this.opts.columns)
+    this.csvBytes += Buffer.byteLength(csv)
+    this.writer.write(csv, batch.length).then(() => cb(), cb)
   }
 
   override _final(cb: (err?: Error | null) => void): void {

@@ -301,11 +301,13 @@ program
     await withRuntime(cfg, async (rt) => {
       await rt.warehouse.migrate()
       const orchestrator = new Orchestrator({ ...rt, env: process.env, logger })
-      const onAbort = (): void => void orchestrator.stop(cfg.PIPELINE_GRACE_MS)
+      const onAbort = (): void => void orchestrator.stop(cfg.PIPELINE_GRACE_MS, (signal.reason as Error).message)
       signal.addEventListener('abort', onAbort, { once: true })
       try {
         const run = await orchestrator.trigger('manual', null)!
         process.stdout.write(formatStatusGrid([run], PIPELINE_DAG.map((t) => t.name)))
+        // Cancelled by Ctrl-C/SIGTERM: the signal's reason, which exits 130 like any cancelled command.
+        if (run.state === 'cancelled' && signal.aborted) throw signal.reason
         if (run.state !== 'success') throw new PipelineError('ERR_RUN_FAILED', `run ${run.id} ${run.state}${run.error ? `: ${run.error}` : ''}`)
       } finally {
         signal.removeEventListener('abort', onAbort)

@@ -4,9 +4,9 @@ import { once } from 'node:events'
 import path from 'node:path'
 import { CronExpressionParser } from 'cron-parser'
 import type { Logger } from 'pino'
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Config } from './config.js'
 import { PipelineError } from './errors.js'
+import { daemonMetrics } from './dag/daemonMetrics.js'
 import { Orchestrator, type DagEvent } from './dag/orchestrator.js'
 import type { RunRecord } from './dag/runHistory.js'
 import { openWarehouse } from './runtime.js'
@@ -62,28 +62,16 @@ export async function startDaemon(opts: { cfg: Config; env: Record<string, strin
     throw err
   }
 
-  const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: 'careplus_' })
-  const runsTotal = new Counter({ name: 'careplus_runs_total', help: 'DAG runs by final state', labelNames: ['state'], registers: [registry] })
-  const taskSeconds = new Gauge({ name: 'careplus_task_duration_seconds', help: 'Duration of the last attempt series of each task', labelNames: ['task'], registers: [registry] })
-  const taskRows = new Counter({ name: 'careplus_task_rows_total', help: 'Rows loaded or built by each task', labelNames: ['task'], registers: [registry] })
-  const taskRejects = new Counter({ name: 'careplus_task_rejects_total', help: 'Rejected log blocks by task', labelNames: ['task'], registers: [registry] })
-  const running = new Gauge({ name: 'careplus_run_in_progress', help: '1 while a DAG run is going', registers: [registry] })
-
+  const metrics = daemonMetrics()
   const onEvent = (e: DagEvent): void => {
     opts.onEvent?.(e)
+    metrics.onEvent(e)
     if (e.type === 'run-start') {
-      running.set(1)
       logger.info({ runId: e.runId }, 'run started')
     } else if (e.type === 'task' && ['success', 'failed', 'cancelled', 'skipped'].includes(e.task.state)) {
       const t = e.task
-      if (t.started_at && t.ended_at) taskSeconds.set({ task: t.name }, (Date.parse(t.ended_at + 'Z') - Date.parse(t.started_at + 'Z')) / 1000)
-      if (t.rows) taskRows.inc({ task: t.name }, t.rows)
-      if (t.rejects) taskRejects.inc({ task: t.name }, t.rejects)
-      logger.info({ runId: e.runId, task: t.name, state: t.state, attempts: t.attempts, rows: t.rows, error: t.error ?? undefined }, 'task ended')
+      logger.info({ runId: e.runId, task: t.name, state: t.state, attempts: t.attempts, rows: t.rows, code: t.error_code ?? undefined, error: t.error ?? undefined }, 'task ended')
     } else if (e.type === 'run-end') {
-      running.set(0)
-      runsTotal.inc({ state: e.run.state })
       logger.info({ runId: e.run.id, state: e.run.state, error: e.run.error ?? undefined }, 'run ended')
     }
   }
@@ -110,7 +98,7 @@ export async function startDaemon(opts: { cfg: Config; env: Record<string, strin
       return
     }
     logger.warn({ scheduledFor }, 'previous run still in progress: this scheduled run is skipped')
-    runsTotal.inc({ state: 'skipped' })
+    metrics.skippedRun()
     const { newRunId } = await import('./runId.js')
     await orchestrator.history.startRun({ id: newRunId(), trigger, scheduledFor, state: 'skipped', error: `run ${orchestrator.currentRunId} still in progress` })
   }
@@ -126,8 +114,8 @@ export async function startDaemon(opts: { cfg: Config; env: Record<string, strin
           res.writeHead(200, { 'content-type': 'application/json' })
           res.end(JSON.stringify({ status: 'ok', pid: process.pid, running: orchestrator.currentRunId ?? null }))
         } else if (url.pathname === '/metrics') {
-          res.writeHead(200, { 'content-type': registry.contentType })
-          res.end(await registry.metrics())
+          res.writeHead(200, { 'content-type': metrics.registry.contentType })
+          res.end(await metrics.registry.metrics())
         } else if (url.pathname === '/status') {
           const limit = Number(url.searchParams.get('limit') ?? 20)
           res.writeHead(200, { 'content-type': 'application/json' })

@@ -57,7 +57,7 @@ export async function runDemo(cfg: Config, signal: AbortSignal, logger: Logger):
     if ((err as { code?: string }).code === 'ERR_MYSQL') {
       throw new PipelineError(
         'ERR_MYSQL',
-        `${(err as Error).message.split(' (is the server')[0]}; the demo needs MySQL/MariaDB for its tickets: start one (e.g. sudo start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd) or set MYSQL_HOST, MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD`,
+        `${(err as Error).message.split(' (check MYSQL_HOST')[0]}; the demo needs MySQL/MariaDB for its tickets: start one (e.g. sudo start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd) or set MYSQL_HOST, MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD`,
       )
     }
     throw err

@@ -1,69 +1,8 @@
 import t from 'tap'
-import path from 'node:path'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { createServer } from 'node:net'
-import { seedTickets } from '../src/sources/ticketSeeder.js'
-import { generateLogs } from '../src/generate/logGenerator.js'
 import { latestScheduledTime } from '../src/daemon.js'
-import { MYSQL, mysqlEnv, testDatabase } from './support/mysql.js'
-
-const ROOT = path.resolve(import.meta.dirname, '..')
-const CLI = path.join(ROOT, 'dist/src/cli.js')
-
-async function freePort(): Promise<number> {
-  const srv = createServer().listen(0, '127.0.0.1')
-  await once(srv, 'listening')
-  const port = (srv.address() as { port: number }).port
-  srv.close()
-  await once(srv, 'close')
-  return port
-}
-
-function cli(home: string, env: Record<string, string>, args: string[]) {
-  return spawnSync(process.execPath, [CLI, ...args], { cwd: home, encoding: 'utf8', env: { PATH: process.env.PATH, ...env }, timeout: 180_000 })
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn().catch(() => undefined)
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await sleep(100)
-  }
-}
-
-async function status(port: number): Promise<{ runs: Array<{ id: string; state: string; trigger: string; scheduled_for: string | null; tasks: Array<{ name: string; state: string }> }> }> {
-  const res = await fetch(`http://127.0.0.1:${port}/status`)
-  return (await res.json()) as never
-}
-
-async function prepare(t: Tap.Test) {
-  const { database } = await testDatabase(t)
-  await seedTickets({ ...MYSQL, database })
-  const home = t.testdir()
-  // Enough log data that a run takes a few seconds: time to be caught mid-run.
-  await generateLogs({ outDir: path.join(home, 'logs'), events: 60_000, seed: 9 })
-  const port = await freePort()
-  const env = { ...mysqlEnv(database), CAREPLUS_HOME: path.join(home, '.careplus'), DAEMON_PORT: String(port), LOG_LEVEL: 'info', PIPELINE_RETRY_DELAY_MS: '100' }
-  const up = cli(home, env, ['upload-logs', 'logs'])
-  if (up.status !== 0) throw new Error(up.stderr)
-  return { home, env, port }
-}
-
-function startDaemon(home: string, env: Record<string, string>): { child: ChildProcess; logs: () => string } {
-  const child = spawn(process.execPath, [CLI, 'daemon'], { cwd: home, env: { PATH: process.env.PATH, ...env } })
-  let out = ''
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d))
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d))
-  return { child, logs: () => out }
-}
-
-declare namespace Tap {
-  type Test = Parameters<Parameters<typeof t.test>[1]>[0]
-}
+import { cli, prepare, startDaemon, status, until } from './support/cliHarness.js'
+import { lintMetrics } from './support/promLint.js'
 
 t.test('catch-up at start, status while the daemon runs, SIGTERM mid-run, then a clean next run', async (t) => {
   const { home, env, port } = await prepare(t)
@@ -117,6 +56,10 @@ t.test('a fast schedule: runs on the cron, ticks during a run are skipped, metri
   t.match(metrics, /careplus_runs_total\{state="skipped"\} [1-9]/)
   t.match(metrics, /careplus_task_rows_total\{task="ingest-logs"\} 60000/)
   t.match(metrics, /careplus_task_duration_seconds\{task="gold"\}/)
+  t.same(lintMetrics(metrics), [], 'the rules of promtool check metrics hold')
+  t.match(metrics, /careplus_source_events_total\{source="logs"\} [1-9]\d{4}/, 'log events read')
+  t.match(metrics, /careplus_source_bytes_total\{source="tickets"\} [1-9]/, 'ticket bytes staged')
+  t.match(metrics, /careplus_last_success_timestamp_seconds\{task="gold"\} 1\d{9}/)
   d.child.kill('SIGTERM')
   const [code] = (await once(d.child, 'exit')) as [number]
   t.equal(code, 0)

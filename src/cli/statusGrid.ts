@@ -7,6 +7,7 @@ function cell(t: TaskRecord | undefined): string {
   if (!t) return ''
   const parts = [`${MARK[t.state] ?? '?'} ${t.state}`]
   if (t.attempts > 1) parts.push(`×${t.attempts}`)
+  if (t.error_code && (t.state === 'failed' || t.state === 'retrying')) parts.push(t.error_code)
   if (t.rows !== null) parts.push(`${t.rows.toLocaleString('en-US')} rows`)
   if (t.rejects) parts.push(`${t.rejects} rejects`)
   return parts.join(' ')
@@ -28,7 +29,7 @@ export function formatStatusGrid(runs: RunRecord[], taskNames: readonly string[]
   return table.toString() + '\n' + (errors.length ? `errors:\n${errors.join('\n')}\n` : '')
 }
 
-/** The JSON form: `{"runs": [{"id", "state", "scheduled_for", "started_at", "ended_at", "tasks": [{"name", "state", "attempts", "rows", "error"}]}]}`. */
+/** The JSON form: `{"runs": [{"id", "state", "scheduled_for", "started_at", "ended_at", "tasks": [{"name", "state", "attempts", "rows", "error", "error_code"}]}]}`. */
 export function statusJson(runs: RunRecord[]): string {
   return (
     JSON.stringify({
@@ -40,7 +41,7 @@ export function statusJson(runs: RunRecord[]): string {
         started_at: r.started_at,
         ended_at: r.ended_at,
         error: r.error,
-        tasks: r.tasks.map((t) => ({ name: t.name, state: t.state, attempts: t.attempts, rows: t.rows, rejects: t.rejects, error: t.error })),
+        tasks: r.tasks.map((t) => ({ name: t.name, state: t.state, attempts: t.attempts, rows: t.rows, rejects: t.rejects, error: t.error, error_code: t.error_code })),
       })),
     }) + '\n'
   )

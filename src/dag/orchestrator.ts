@@ -4,14 +4,13 @@ import Bree from 'bree'
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
 import { isAbortError } from '../errors.js'
-import type { JobMessage, JobWorkerData } from '../jobs/jobRunner.js'
 import { newRunId } from '../runId.js'
 import { projectRoot } from '../s3/embeddedS3.js'
 import type { ObjectStore } from '../s3/objectStore.js'
 import { withQueryTag } from '../warehouse/queryTag.js'
-import { isWarehouseRequest } from '../warehouse/remoteWarehouse.js'
 import type { Warehouse } from '../warehouse/warehouse.js'
 import { sqlTimestamp } from '../load/sqlTimestamp.js'
+import { isJobMessage, isWarehouseCancel, isWarehouseRequest, type JobWorkerData, type TaskResult } from './protocol.js'
 import { RunHistory, type RunRecord, type RunState, type TaskRecord } from './runHistory.js'
 import { WarehouseHost } from './warehouseHost.js'
 
@@ -36,6 +35,8 @@ export const SCHEDULE_JOB = 'schedule-tick'
 export type DagEvent =
   | { type: 'run-start'; runId: string }
   | { type: 'task'; runId: string; task: TaskRecord }
+  /** A task's successful attempt, with what its job reported (bytes read, rows…). */
+  | { type: 'task-result'; runId: string; task: string; result: Record<string, unknown> }
   | { type: 'run-end'; run: RunRecord }
   | { type: 'tick'; at: Date }
 
@@ -52,25 +53,20 @@ export interface OrchestratorOptions {
   onEvent?: (e: DagEvent) => void
 }
 
-interface Outcome {
-  ok: boolean
-  cancelled: boolean
-  message?: string
-  result?: Record<string, unknown>
-}
-
 /**
  * Runs the DAG's tasks as Bree jobs in worker threads. Bree has no
  * dependencies, retries or history; this adds them: a task starts when its
- * dependencies succeeded, is retried with exponential backoff, times out,
- * and its failure skips everything downstream. The warehouse stays here, in
+ * dependencies succeeded, times out, is retried with exponential backoff
+ * when its error is transient (a permanent one fails it at once), and its
+ * failure skips everything downstream. Each task runs under the DAG run's
+ * id (workerData.runId), which its ledger rows and staged files carry. The warehouse stays here, in
  * the main thread, and the workers' calls are executed by a WarehouseHost.
  */
 export class Orchestrator {
   readonly bree: Bree
   readonly history: RunHistory
   private readonly host: WarehouseHost
-  private readonly outcomes = new Map<string, Outcome>()
+  private readonly outcomes = new Map<string, TaskResult>()
   private readonly dag: readonly TaskDef[]
   private current: { runId: string; controller: AbortController; done: Promise<RunRecord> } | undefined
 
@@ -124,26 +120,37 @@ export class Orchestrator {
       void this.host.handle(name, message, (reply) => this.bree.workers.get(name)?.postMessage(reply))
       return
     }
-    if (typeof message !== 'object' || message === null) return
-    const m = message as JobMessage | { type: 'tick'; at: string }
-    if (m.type === 'tick') {
-      this.opts.onEvent?.({ type: 'tick', at: new Date(m.at) })
-      this.opts.schedule?.onTick(new Date(m.at))
-    } else if (m.type === 'result') this.outcomes.set(name, { ok: true, cancelled: false, result: m.result as Record<string, unknown> })
-    else if (m.type === 'error') this.outcomes.set(name, { ok: false, cancelled: m.cancelled, message: m.message })
+    if (isWarehouseCancel(message)) return this.host.cancel(name, message)
+    if (isJobMessage(message)) {
+      this.outcomes.set(name, message.result)
+      return
+    }
+    const m = message as { type?: string; at?: string } | null
+    if (m?.type === 'tick') {
+      this.opts.onEvent?.({ type: 'tick', at: new Date(m.at!) })
+      this.opts.schedule?.onTick(new Date(m.at!))
+    }
   }
 
   async start(): Promise<void> {
     if (this.opts.schedule) await this.bree.start(SCHEDULE_JOB)
   }
 
-  /** Stops the schedule and cancels the current run, waiting at most `graceMs` for its tasks. */
-  async stop(graceMs: number): Promise<void> {
+  /**
+   * Stops the schedule and cancels the current run; returns as soon as its
+   * tasks have ended (and the run is recorded), or after `graceMs`, when
+   * the workers still going are terminated.
+   */
+  async stop(graceMs: number, reason = 'the daemon is stopping'): Promise<void> {
+    // Named case: a schedule job already stopped (a second stop) has nothing to stop.
     if (this.opts.schedule) await this.bree.stop(SCHEDULE_JOB).catch(() => {})
     const cur = this.current
     if (cur) {
-      cur.controller.abort(new Error('cancelled: the daemon is stopping'))
-      await Promise.race([cur.done.catch(() => {}), sleep(graceMs)])
+      cur.controller.abort(new Error(`cancelled: ${reason}`))
+      const grace = new AbortController()
+      // The grace timer is cleared once the run has ended: a pending one would hold the process for all of graceMs.
+      await Promise.race([cur.done.catch(() => {}), sleep(graceMs, undefined, { signal: grace.signal }).catch(() => {})])
+      grace.abort()
     }
     for (const w of this.bree.workers.values()) await w.terminate()
   }
@@ -166,7 +173,7 @@ export class Orchestrator {
     await this.history.startRun({ id: runId, trigger, scheduledFor })
     this.opts.onEvent?.({ type: 'run-start', runId })
     const tasks = new Map<string, TaskRecord>(
-      this.dag.map((t) => [t.name, { name: t.name, state: 'pending', attempts: 0, started_at: null, ended_at: null, rows: null, rows_in: null, rejects: null, error: null }]),
+      this.dag.map((t) => [t.name, { name: t.name, state: 'pending', attempts: 0, started_at: null, ended_at: null, rows: null, rows_in: null, rejects: null, error: null, error_code: null }]),
     )
     for (const t of tasks.values()) await this.history.saveTask(runId, t)
     const save = async (t: TaskRecord): Promise<void> => {
@@ -189,7 +196,7 @@ export class Orchestrator {
           await save(t)
         } else if (deps.every((s) => s === 'success')) {
           t.state = 'running'
-          inFlight.set(def.name, this.runTask(def, t, save, signal).finally(() => inFlight.delete(def.name)))
+          inFlight.set(def.name, this.runTask(runId, def, t, save, signal).finally(() => inFlight.delete(def.name)))
         }
       }
       if (inFlight.size === 0) break
@@ -199,43 +206,48 @@ export class Orchestrator {
     const states = [...tasks.values()].map((t) => t.state)
     const state: RunState = states.includes('cancelled') ? 'cancelled' : states.every((s) => s === 'success') ? 'success' : 'failed'
     const failed = [...tasks.values()].find((t) => t.state === 'failed' || t.state === 'cancelled')
-    const error = state === 'success' ? null : failed ? `${failed.name}: ${failed.error}` : null
+    const error = state === 'success' ? null : failed ? `${failed.name}${failed.error_code ? ` (${failed.error_code})` : ''}: ${failed.error}` : null
     await this.history.endRun(runId, state, error)
     const [run] = (await this.history.recent(50)).filter((r) => r.id === runId)
     this.opts.onEvent?.({ type: 'run-end', run: run! })
     return run!
   }
 
-  private async runTask(def: TaskDef, t: TaskRecord, save: (t: TaskRecord) => Promise<void>, signal: AbortSignal): Promise<void> {
+  private async runTask(runId: string, def: TaskDef, t: TaskRecord, save: (t: TaskRecord) => Promise<void>, signal: AbortSignal): Promise<void> {
     const { cfg, logger } = this.opts
     t.started_at = sqlTimestamp()
     for (let attempt = 1; ; attempt++) {
       t.attempts = attempt
       t.state = 'running'
       await save(t)
-      const outcome = await this.launch(def.name, cfg.PIPELINE_TASK_TIMEOUT_MS, signal)
+      const outcome = await this.launch(runId, def.name, cfg.PIPELINE_TASK_TIMEOUT_MS, signal)
       if (outcome.ok) {
-        const r = outcome.result ?? {}
+        const r = outcome.result
         t.state = 'success'
         t.error = null
+        t.error_code = null
         t.rows = numberOf(r.rows) ?? sumOf(r.models, 'rows')
         t.rows_in = numberOf(r.blocks) ?? numberOf(r.rowsRead)
         t.rejects = numberOf(r.rejects)
+        this.opts.onEvent?.({ type: 'task-result', runId, task: def.name, result: r })
         break
       }
-      t.error = outcome.message ?? 'failed'
+      t.error = outcome.message
+      t.error_code = outcome.code ?? null
       if (outcome.cancelled || signal.aborted) {
         t.state = 'cancelled'
         break
       }
-      if (attempt > cfg.PIPELINE_RETRIES) {
+      // A permanent error (configuration, credentials, schema, a data test) fails the same way again: no retry.
+      if (!outcome.transient || attempt > cfg.PIPELINE_RETRIES) {
         t.state = 'failed'
+        if (!outcome.transient) logger?.error({ task: def.name, code: t.error_code, error: t.error }, 'task failed with a permanent error: not retried')
         break
       }
       t.state = 'retrying'
       await save(t)
       const delay = cfg.PIPELINE_RETRY_DELAY_MS * 2 ** (attempt - 1)
-      logger?.warn({ task: def.name, attempt, delayMs: delay, error: t.error }, 'task failed, retrying')
+      logger?.warn({ task: def.name, attempt, delayMs: delay, code: t.error_code, error: t.error }, 'task failed with a transient error, retrying')
       try {
         await sleep(delay, undefined, { signal })
       } catch (err) {
@@ -249,8 +261,11 @@ export class Orchestrator {
   }
 
   /** Runs one Bree job to its end: its result, its error, a timeout, or a cancel. */
-  private async launch(name: string, timeoutMs: number, signal: AbortSignal): Promise<Outcome> {
+  private async launch(runId: string, name: string, timeoutMs: number, signal: AbortSignal): Promise<TaskResult> {
     this.outcomes.delete(name)
+    // Bree builds each worker's workerData from its job's at run time: this attempt's run id goes there.
+    const job = this.bree.config.jobs.find((j) => j.name === name)
+    if (job) job.worker = { ...job.worker, workerData: { ...(job.worker?.workerData as JobWorkerData | undefined), runId } satisfies JobWorkerData }
     const exited = new Promise<void>((resolve) => {
       const onDeleted = (n: string): void => {
         if (n !== name) return
@@ -275,8 +290,8 @@ export class Orchestrator {
       // Whatever the worker left open in the warehouse is rolled back.
       await this.host.release(name)
     }
-    if (timedOut) return { ok: false, cancelled: false, message: `timed out after ${Math.round(timeoutMs / 1000)} s` }
-    return this.outcomes.get(name) ?? { ok: false, cancelled: signal.aborted, message: 'the job exited without reporting a result' }
+    if (timedOut) return { ok: false, cancelled: false, code: 'ERR_TASK_TIMEOUT', transient: true, message: `timed out after ${Math.round(timeoutMs / 1000)} s (PIPELINE_TASK_TIMEOUT_MS)` }
+    return this.outcomes.get(name) ?? { ok: false, cancelled: signal.aborted, code: 'ERR_WORKER_EXITED', transient: true, message: 'the job exited without reporting a result' }
   }
 
   /** Bree's cancel message; a worker that does not stop within 10 s is terminated. */

@@ -14,6 +14,8 @@ export interface TaskRecord {
   rows_in: number | null
   rejects: number | null
   error: string | null
+  /** The failure's PipelineError code (ERR_MYSQL, ERR_DATA_TEST…): with `error`, what an operator acts on. */
+  error_code: string | null
 }
 
 export interface RunRecord {
@@ -59,9 +61,9 @@ export class RunHistory {
     await this.wh.transaction(async (tx) => {
       await tx.run('DELETE FROM ops.task_runs WHERE run_id = ? AND task = ?', [runId, t.name])
       await tx.run(
-        `INSERT INTO ops.task_runs (run_id, task, state, attempts, started_at, ended_at, rows_in, rows_out, rejects, error)
-         VALUES (?, ?, ?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?, ?, ?, ?)`,
-        [runId, t.name, t.state, t.attempts, t.started_at, t.ended_at, t.rows_in, t.rows, t.rejects, t.error],
+        `INSERT INTO ops.task_runs (run_id, task, state, attempts, started_at, ended_at, rows_in, rows_out, rejects, error, error_code)
+         VALUES (?, ?, ?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?, ?, ?, ?, ?)`,
+        [runId, t.name, t.state, t.attempts, t.started_at, t.ended_at, t.rows_in, t.rows, t.rejects, t.error, t.error_code],
       )
     })
   }
@@ -87,7 +89,7 @@ export class RunHistory {
     if (runs.length === 0) return []
     const ids = runs.map((r) => String(r.run_id))
     const tasks = await this.wh.query(
-      `SELECT run_id, task, state, attempts, CAST(started_at AS VARCHAR) AS started_at, CAST(ended_at AS VARCHAR) AS ended_at, rows_in, rows_out, rejects, error
+      `SELECT run_id, task, state, attempts, CAST(started_at AS VARCHAR) AS started_at, CAST(ended_at AS VARCHAR) AS ended_at, rows_in, rows_out, rejects, error, error_code
        FROM ops.task_runs WHERE run_id IN (${ids.map(() => '?').join(', ')})`,
       ids,
     )
@@ -111,6 +113,7 @@ export class RunHistory {
           rows_in: num(t.rows_in),
           rejects: num(t.rejects),
           error: text(t.error),
+          error_code: text(t.error_code),
         })),
     }))
   }

@@ -1,27 +1,12 @@
 import '../processSetup.js'
 import { parentPort, isMainThread, workerData } from 'node:worker_threads'
 import { loadConfig } from '../config.js'
-import { isAbortError, PipelineError } from '../errors.js'
-import { withRuntime, type Runtime } from '../runtime.js'
+import { isAbortError, isErrorCode, isTransient, PipelineError } from '../errors.js'
+import type { JobMessage, JobWorkerData, TaskResult } from '../dag/protocol.js'
+import type { Runtime } from '../runtime.js'
 import { EMBEDDED_CREDENTIALS } from '../s3/embeddedS3.js'
 import { readSettings, storeFor } from '../s3/objectStore.js'
 import { RemoteWarehouse } from '../warehouse/remoteWarehouse.js'
-
-/** What the daemon hands each job's worker (Bree's workerData). */
-export interface JobWorkerData {
-  careplus?: {
-    /** The daemon's settings, so a worker sees exactly the configuration its daemon validated. */
-    env: Record<string, string | undefined>
-    /** The daemon's S3 endpoint (its embedded server, when no bucket is configured). */
-    s3: { endpoint?: string; bucket: string; embedded: boolean }
-  }
-  /** Per-job arguments from the DAG, e.g. `{ layers: ['silver'] }`. */
-  args?: Record<string, unknown>
-}
-
-export type JobMessage =
-  | { type: 'result'; job: string; result: unknown }
-  | { type: 'error'; job: string; cancelled: boolean; message: string; code?: string }
 
 /**
  * Runs one job body with its runtime and cancellation wired in.
@@ -33,7 +18,7 @@ export type JobMessage =
  */
 export async function runJob<T>(
   name: string,
-  body: (rt: Runtime, signal: AbortSignal, args: Record<string, unknown>) => Promise<T>,
+  body: (rt: Runtime, signal: AbortSignal, args: Record<string, unknown>, runId: string | undefined) => Promise<T>,
   format: (r: T) => string,
 ): Promise<void> {
   const controller = new AbortController()
@@ -48,6 +33,7 @@ export async function runJob<T>(
     process.once('SIGINT', cancel('SIGINT'))
     process.once('SIGTERM', cancel('SIGTERM'))
   }
+  const post = (result: TaskResult): void => parentPort!.postMessage({ type: 'task-result', job: name, runId: data.runId, result } satisfies JobMessage)
   try {
     let result: T
     if (underDaemon) {
@@ -62,22 +48,24 @@ export async function runJob<T>(
       })
       const warehouse = new RemoteWarehouse(cfg.WAREHOUSE, parentPort!)
       try {
-        result = await body({ cfg, store, warehouse }, controller.signal, data.args ?? {})
+        result = await body({ cfg, store, warehouse }, controller.signal, data.args ?? {}, data.runId)
       } finally {
         await warehouse.close()
         store.client.destroy()
       }
     } else {
-      result = await withRuntime(loadConfig(), (rt) => body(rt, controller.signal, data.args ?? {}))
+      // Only alone does a job open a warehouse itself: a worker under the daemon never loads the engines' drivers.
+      const { withRuntime } = await import('../runtime.js')
+      result = await withRuntime(loadConfig(), (rt) => body(rt, controller.signal, data.args ?? {}, data.runId))
     }
-    if (parentPort) parentPort.postMessage({ type: 'result', job: name, result } satisfies JobMessage)
+    if (parentPort) post({ ok: true, result: (result ?? {}) as Record<string, unknown> })
     else process.stdout.write(format(result))
   } catch (err) {
     const e = err as Error & { code?: string }
     const cancelled = controller.signal.aborted && (isAbortError(e) || e === controller.signal.reason || e.code === 'ERR_CANCELLED')
     const message = cancelled ? (controller.signal.reason as Error).message : e.message.split('\n')[0]!
     if (parentPort) {
-      parentPort.postMessage({ type: 'error', job: name, cancelled, message, code: e.code } satisfies JobMessage)
+      post({ ok: false, cancelled, message, code: isErrorCode(e.code) ? e.code : undefined, transient: !cancelled && isTransient(e) })
       if (cancelled) parentPort.postMessage('cancelled')
     } else process.stderr.write(`${name}: ${message}\n`)
     process.exitCode = cancelled ? 130 : 1

@@ -19,9 +19,9 @@ export function layersArg(args: Record<string, unknown>): Layer[] | undefined {
 export function main(): Promise<void> {
   return runJob(
     'transform',
-    async (rt, signal, args) => {
+    async (rt, signal, args, runId) => {
       try {
-        return await runTransforms({ warehouse: rt.warehouse, layers: layersArg(args), signal })
+        return await runTransforms({ warehouse: rt.warehouse, layers: layersArg(args), signal, runId })
       } catch (err) {
         // Run alone, show what failed; under Bree the error message names the tests.
         if (err instanceof DataTestError && isMainThread) process.stderr.write(formatTestFailures(err.results))

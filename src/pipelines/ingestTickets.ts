@@ -42,6 +42,8 @@ export interface IngestTicketsSummary {
   missedBeforeWindow: number
   /** The earliest days with missed tickets (at most 31 listed). */
   missedDays: MissedDay[]
+  /** Bytes of the rows staged, as CSV before gzip (the driver counts no bytes read). */
+  bytes: number
   /** Rows read that equal the version already in bronze (the watermark overlap, unchanged open tickets). */
   rowsUnchanged: number
   /** Rows appended to bronze: new tickets plus changed versions of known ones. */
@@ -97,14 +99,22 @@ export function ingestTickets(opts: IngestTicketsOptions): Promise<IngestTickets
 async function ingestTicketsRun(opts: IngestTicketsOptions & { runId: string }): Promise<IngestTicketsSummary> {
   const { cfg, store, warehouse: wh, signal, runId } = opts
   const started = process.hrtime.bigint()
-  await wh.migrate()
-  const leftovers = await removeStageLeftovers(store, wh, { stagePrefix: cfg.S3_STAGE_PREFIX, source: 'tickets', currentRunId: runId, signal })
-  const cursor = await readTicketCursor(wh, cfg, { fullRefresh: opts.fullRefresh })
-
+  // The source first: a wrong MYSQL_HOST/MYSQL_PORT or password fails the run before anything else is done.
   const settings = mysqlSettings(cfg)
   const conn = await connectMysql(settings, signal)
   // From here a cancel ends the connection at once, and a silent one fails after MYSQL_READ_TIMEOUT_MS.
   const watch = new MysqlReadWatch(conn, settings, signal)
+  let cursor: Awaited<ReturnType<typeof readTicketCursor>>
+  let leftovers: Awaited<ReturnType<typeof removeStageLeftovers>>
+  try {
+    await wh.migrate()
+    leftovers = await removeStageLeftovers(store, wh, { stagePrefix: cfg.S3_STAGE_PREFIX, source: 'tickets', currentRunId: runId, signal })
+    cursor = await readTicketCursor(wh, cfg, { fullRefresh: opts.fullRefresh })
+  } catch (err) {
+    watch.stop()
+    destroyMysql(conn)
+    throw err
+  }
   const extractedAt = sqlTimestamp()
   const counts: ChangeCounts = { rowsRead: 0, rowsUnchanged: 0, nullCursorRows: 0, selected: 0, maxCursor: cursor.watermark }
   const sink = new TableStageSink<BronzeTicket>({
@@ -185,6 +195,7 @@ async function ingestTicketsRun(opts: IngestTicketsOptions & { runId: string }):
     runId,
     cursorColumn: cursor.column,
     watermarkFrom: cursor.watermark,
+    bytes: staged.csvBytes,
     watermarkTo: staged.rows > 0 ? counts.maxCursor : cursor.watermark,
     fullRefresh: cursor.from === null,
     windowFrom: cursor.from,

@@ -47,6 +47,9 @@ export async function startEmbeddedS3(opts: { dir: string; port?: number; bucket
   if (!opts.foreground) args.push('--exit-on-stdin-close')
   const child: ChildProcess = spawn(process.execPath, args, {
     stdio: ['pipe', 'pipe', 'pipe'],
+    // Its own process group: a terminal's Ctrl-C (SIGINT to the foreground group) reaches only the parent,
+    // which stops the server after its work has wound down, not under it.
+    detached: true,
     // NODE_OPTIONS from the parent (e.g. a coverage loader) must not leak into the server.
     env: { ...process.env, NODE_OPTIONS: '' },
   })
@@ -54,7 +57,16 @@ export async function startEmbeddedS3(opts: { dir: string; port?: number; bucket
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
     if (stderr.length < 4096) stderr += d
   })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  // Out of the terminal's group, the server must not outlive its parent: stopped on the parent's exit too
+  // (and --exit-on-stdin-close ends it when the parent dies without running this).
+  const onParentExit = (): void => void child.kill('SIGTERM')
+  process.once('exit', onParentExit)
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      process.off('exit', onParentExit)
+      resolve()
+    }),
+  )
 
   const port = await new Promise<number>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! })

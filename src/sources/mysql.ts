@@ -29,7 +29,12 @@ export function describeMysql(s: MysqlSettings): string {
   return `MySQL at ${s.host}:${s.port} as user "${s.user}"`
 }
 
-/** One line a user can act on, naming host, port and user, never the password. */
+/**
+ * One line a user can act on, naming host, port and user, never the password.
+ * The code stays ERR_MYSQL; whether a retry helps is the wrapped driver
+ * error's (errors.ts isTransient): a refused connection to the configured
+ * address is a setting to fix, a connection lost mid-way is worth a retry.
+ */
 export function mysqlError(err: unknown, s: MysqlSettings, what = 'cannot connect to'): PipelineError {
   const e = err as { code?: string; message?: string; sqlMessage?: string }
   const where = describeMysql(s)
@@ -38,13 +43,13 @@ export function mysqlError(err: unknown, s: MysqlSettings, what = 'cannot connec
   if (err instanceof PipelineError) return err
   switch (e.code) {
     case 'ECONNREFUSED':
-      detail = 'connection refused (is the server running? MariaDB: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd)'
+      detail = 'connection refused (check MYSQL_HOST and MYSQL_PORT; is the server running? MariaDB: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd)'
       break
     case 'ETIMEDOUT':
-      detail = 'connection timed out'
+      detail = 'connection timed out (check MYSQL_HOST, MYSQL_PORT and the network)'
       break
     case 'ENOTFOUND':
-      detail = 'unknown host'
+      detail = 'unknown host (check MYSQL_HOST)'
       break
     case 'ER_ACCESS_DENIED_ERROR':
     case 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR':

@@ -12,7 +12,7 @@
  * every previous gold table in place on both engines. Silver views replace
  * themselves one by one on Snowflake, each atomically.
  */
-import { isAbortError, PipelineError } from '../errors.js'
+import { isAbortError, PipelineError, type ErrorCode } from '../errors.js'
 import { newRunId } from '../runId.js'
 import { withQueryTag } from '../warehouse/queryTag.js'
 import type { Row, Warehouse, WarehouseTx } from '../warehouse/warehouse.js'
@@ -70,7 +70,7 @@ function firstLine(err: unknown): string {
 const OWN_CODES = new Set(['ERR_CANCELLED', 'ERR_MODEL', 'ERR_MODEL_GRAPH', 'ERR_DATA_TEST', 'ERR_DATA_TEST_QUERY'])
 
 /** Leaves cancellations and this module's errors alone; wraps an engine error with what was running. */
-function wrap(err: unknown, code: string, what: string, signal?: AbortSignal): unknown {
+function wrap(err: unknown, code: ErrorCode, what: string, signal?: AbortSignal): unknown {
   if (signal?.aborted || isAbortError(err)) return err
   if (err instanceof PipelineError && OWN_CODES.has(err.code)) return err
   let msg = firstLine(err)
@@ -150,13 +150,15 @@ export async function installDialect(warehouse: Warehouse, signal?: AbortSignal,
  */
 export function runTransforms(opts: TransformOptions): Promise<TransformSummary> {
   // Every warehouse statement of the run is tagged with its id (Snowflake's QUERY_TAG).
-  return withQueryTag({ run_id: newRunId(), task: 'transform' }, () => runTransformsNow(opts))
+  return withQueryTag({ run_id: opts.runId ?? newRunId(), task: 'transform' }, () => runTransformsNow(opts))
 }
 
 export interface TransformOptions {
   warehouse: Warehouse
   layers?: Layer[]
   signal?: AbortSignal
+  /** The DAG run this belongs to (its query tag); a new id when run alone. */
+  runId?: string
   onEvent?: (e: TransformEvent) => void
   /** Another project root than the repository's `sql/` (tests). */
   sqlDir?: string

@@ -1,31 +1,17 @@
 import type { MessagePort } from 'node:worker_threads'
-import { PipelineError } from '../errors.js'
-import { currentQueryTag, type QueryTag } from './queryTag.js'
+import { isErrorCode, PipelineError } from '../errors.js'
+import type { WarehouseCancel, WarehouseReply, WarehouseRequest } from '../dag/protocol.js'
+import { currentQueryTag } from './queryTag.js'
 import type { CopySpec, Row, Warehouse, WarehouseTx } from './warehouse.js'
-
-/** Messages between a job's worker thread and the warehouse owner in the main thread. */
-export type WarehouseRequest = {
-  type: 'warehouse'
-  id: number
-  op: 'migrate' | 'run' | 'query' | 'begin' | 'commit' | 'rollback' | 'copyFromStage'
-  tx?: number
-  sql?: string
-  params?: readonly unknown[]
-  spec?: CopySpec
-  /** The caller's query tag (its run), for the owner to issue the statement under. */
-  tag?: QueryTag
-}
-export type WarehouseReply = { type: 'warehouse-reply'; id: number; result?: unknown; error?: { message: string; code?: string } }
-
-export function isWarehouseRequest(m: unknown): m is WarehouseRequest {
-  return typeof m === 'object' && m !== null && (m as { type?: string }).type === 'warehouse'
-}
 
 /**
  * The warehouse as a job in a worker thread sees it: every call is a message
  * to the one owner of the warehouse connection in the main thread. Two
  * workers opening the same DuckDB file themselves would corrupt each other's
  * writes (DuckDB's lock is per process); through the owner they queue.
+ * A call's abort signal crosses the thread: when it aborts, a cancel for the
+ * request goes to the owner, which aborts that statement in the engine, and
+ * the call rejects with the signal's reason.
  */
 export class RemoteWarehouse implements Warehouse {
   private nextId = 1
@@ -36,8 +22,10 @@ export class RemoteWarehouse implements Warehouse {
     const p = this.pending.get(reply.id)
     if (!p) return
     this.pending.delete(reply.id)
-    if (reply.error) p.reject(new PipelineError(reply.error.code ?? 'ERR_WAREHOUSE', reply.error.message))
-    else p.resolve(reply.result)
+    if (reply.error) {
+      const { code, message, transient } = reply.error
+      p.reject(new PipelineError(isErrorCode(code) ? code : 'ERR_WAREHOUSE', message, { transient }))
+    } else p.resolve(reply.result)
   }
 
   constructor(
@@ -47,10 +35,22 @@ export class RemoteWarehouse implements Warehouse {
     port.on('message', this.onMessage)
   }
 
-  private call<T>(req: Omit<WarehouseRequest, 'type' | 'id'>): Promise<T> {
+  private call<T>(req: Omit<WarehouseRequest, 'type' | 'id'>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) return Promise.reject(signal.reason as Error)
     const id = this.nextId++
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject })
+      const onAbort = (): void => {
+        this.port.postMessage({ type: 'warehouse-cancel', id } satisfies WarehouseCancel)
+        // The reply (the engine's cancel error, or a result that won the race) is dropped: the caller sees the abort.
+        this.pending.delete(id)
+        reject(signal!.reason as Error)
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      const done = (): void => signal?.removeEventListener('abort', onAbort)
+      this.pending.set(id, {
+        resolve: (v) => (done(), resolve(v as T)),
+        reject: (e) => (done(), reject(e)),
+      })
       this.port.postMessage({ type: 'warehouse', id, ...req, tag: currentQueryTag() } satisfies WarehouseRequest)
     })
   }
@@ -58,24 +58,25 @@ export class RemoteWarehouse implements Warehouse {
   migrate(): Promise<void> {
     return this.call({ op: 'migrate' })
   }
-  run(sql: string, params?: readonly unknown[]): Promise<number> {
-    return this.call({ op: 'run', sql, params })
+  run(sql: string, params?: readonly unknown[], signal?: AbortSignal): Promise<number> {
+    return this.call({ op: 'run', sql, params }, signal)
   }
-  query(sql: string, params?: readonly unknown[]): Promise<Row[]> {
-    return this.call({ op: 'query', sql, params })
+  query(sql: string, params?: readonly unknown[], signal?: AbortSignal): Promise<Row[]> {
+    return this.call({ op: 'query', sql, params }, signal)
   }
   async transaction<T>(fn: (tx: WarehouseTx) => Promise<T>): Promise<T> {
     const tx = await this.call<number>({ op: 'begin' })
     const handle: WarehouseTx = {
-      run: (sql, params) => this.call({ op: 'run', tx, sql, params }),
-      query: (sql, params) => this.call({ op: 'query', tx, sql, params }),
-      copyFromStage: (spec) => this.call({ op: 'copyFromStage', tx, spec }),
+      run: (sql, params, signal) => this.call({ op: 'run', tx, sql, params }, signal),
+      query: (sql, params, signal) => this.call({ op: 'query', tx, sql, params }, signal),
+      copyFromStage: (spec: CopySpec, signal) => this.call({ op: 'copyFromStage', tx, spec }, signal),
     }
     try {
       const out = await fn(handle)
       await this.call({ op: 'commit', tx })
       return out
     } catch (err) {
+      // Named case: a rollback that fails (the worker's port closing) is settled by the host's release of the worker.
       await this.call({ op: 'rollback', tx }).catch(() => {})
       throw err
     }

@@ -2,7 +2,7 @@ import { lookup } from 'node:dns/promises'
 import type { Readable } from 'node:stream'
 import type { Bind, Connection, ConnectionOptions, DataType, RowStatement, SnowflakeError } from 'snowflake-sdk'
 import type { Config } from '../config.js'
-import { oneLine, PipelineError } from '../errors.js'
+import { oneLine, PipelineError, type ErrorCode } from '../errors.js'
 import { ddlColumnTypes } from '../load/ddlColumnTypes.js'
 import { copyResult, snowflakeCopyStatements } from '../load/snowflakeCopy.js'
 import { currentQueryTag, queryTagText } from './queryTag.js'
@@ -140,7 +140,7 @@ const LOGIN_TIMED_OUT = Symbol('login timed out')
 /** A statement Snowflake rejected: its error code, SQLSTATE and query id, kept for callers and messages. */
 export class SnowflakeQueryError extends PipelineError {
   constructor(
-    code: string,
+    code: ErrorCode,
     message: string,
     readonly snowflakeCode: string | undefined,
     readonly sqlState: string | undefined,

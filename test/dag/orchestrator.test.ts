@@ -7,6 +7,7 @@ import { seedTickets } from '../../src/sources/ticketSeeder.js'
 import { Orchestrator, type DagEvent } from '../../src/dag/orchestrator.js'
 import { testRuntime } from '../support/runtime.js'
 import { MYSQL, mysqlEnv, testDatabase } from '../support/mysql.js'
+import { startTcpProxy } from '../support/tcpProxy.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 
@@ -64,42 +65,41 @@ t.test('the DAG in real Bree worker threads: order, parallel ingests, concurrent
   await rt.reopenWarehouse()
 })
 
-t.test('retry then success; failure then skipped downstream; no overlap', async (t) => {
+t.test('a transient fault is retried, a permanent one fails at once; downstream skipped; no overlap', async (t) => {
   const { rt, database, envForWorkers } = await setup(t, { PIPELINE_RETRIES: '2' })
   await rt.warehouse.migrate()
-  // The tickets database does not exist yet: the first attempt fails, and it is created before the retry.
-  let seeded = false
-  const o = new Orchestrator({
-    cfg: rt.cfg,
-    env: envForWorkers,
-    store: rt.store,
-    warehouse: rt.warehouse,
-    onEvent: (e) => {
-      if (e.type === 'task' && e.task.name === 'ingest-tickets' && e.task.state === 'retrying' && !seeded) {
-        seeded = true
-        void seedTickets({ ...MYSQL, database })
-      }
-    },
-  })
-  const { connectMysql, queryMysql, closeMysql } = await import('../../src/sources/mysql.js')
-  const admin = await connectMysql(MYSQL)
-  await queryMysql(admin, `DROP DATABASE IF EXISTS \`${database}\``)
-  await closeMysql(admin)
-
+  await seedTickets({ ...MYSQL, database })
+  // The first MySQL connection is reset mid-extraction (past the handshake, into the rows): a network fault.
+  const proxy = await startTcpProxy(t, MYSQL)
+  proxy.resetAfter(1, 20_000)
+  const events: DagEvent[] = []
+  const o = new Orchestrator({ cfg: rt.cfg, env: { ...envForWorkers, MYSQL_PORT: String(proxy.port) }, store: rt.store, warehouse: rt.warehouse, onEvent: (e) => events.push(e) })
   const first = o.trigger('manual', null)!
   t.equal(o.trigger('manual', null), undefined, 'a second run does not start while one is going')
   const run = await first
   t.equal(run.state, 'success', run.error ?? '')
+  t.equal(proxy.resets, 1, 'the proxy reset one connection')
   const tickets = run.tasks.find((x) => x.name === 'ingest-tickets')!
-  t.match(tickets, { state: 'success', attempts: 2, rows: 810 }, 'retried once, then succeeded')
+  t.match(tickets, { state: 'success', attempts: 2, rows: 810, error: null, error_code: null }, 'retried once, then succeeded')
+  const retrying = events.find((e): e is Extract<DagEvent, { type: 'task' }> => e.type === 'task' && e.task.state === 'retrying')
+  t.match(retrying?.task, { name: 'ingest-tickets', error_code: 'ERR_MYSQL', error: /lost the extraction from MySQL/ }, 'the transient error, recorded while retrying')
+  const [counts] = await rt.warehouse.query(
+    `SELECT (SELECT count(*) FROM bronze.tickets) AS rows, (SELECT count(DISTINCT ticket_id) FROM bronze.tickets) AS tickets,
+            (SELECT count(*) FROM ops.load_ledger WHERE source = 'tickets') AS ledger, (SELECT count(*) FROM ops.load_ledger WHERE run_id <> ?) AS foreign_runs`,
+    [run.id],
+  )
+  t.same(counts, { rows: 810, tickets: 810, ledger: 1, foreign_runs: 0 }, 'exactly once, every ledger row under the DAG run id')
 
-  const broken = new Orchestrator({ cfg: { ...rt.cfg, PIPELINE_RETRIES: 1 }, env: { ...envForWorkers, MYSQL_PORT: '1' }, store: rt.store, warehouse: rt.warehouse })
+  // A refused connection is a setting to fix (MYSQL_PORT): failed at the first attempt, whatever PIPELINE_RETRIES says.
+  const broken = new Orchestrator({ cfg: rt.cfg, env: { ...envForWorkers, MYSQL_PORT: '1' }, store: rt.store, warehouse: rt.warehouse })
   const failed = await broken.trigger('manual', null)!
   t.equal(failed.state, 'failed')
   const by = Object.fromEntries(failed.tasks.map((x) => [x.name, x]))
-  t.match(by['ingest-tickets'], { state: 'failed', attempts: 2, error: /cannot connect to MySQL at 127\.0\.0\.1:1/ })
+  t.match(by['ingest-tickets'], { state: 'failed', attempts: 1, error_code: 'ERR_MYSQL', error: /cannot connect to MySQL at 127\.0\.0\.1:1 .*check MYSQL_HOST and MYSQL_PORT/ })
   t.match(by['ingest-logs'], { state: 'success' })
   t.match(by['silver'], { state: 'skipped', attempts: 0, error: /upstream ingest-tickets did not succeed/ })
   t.match(by['gold'], { state: 'skipped', attempts: 0 })
-  t.match(failed.error, /^ingest-tickets: cannot connect/)
+  t.match(failed.error, /^ingest-tickets \(ERR_MYSQL\): cannot connect/)
+  const [row] = await rt.warehouse.query("SELECT error_code, attempts FROM ops.task_runs WHERE run_id = ? AND task = 'ingest-tickets'", [failed.id])
+  t.same(row, { error_code: 'ERR_MYSQL', attempts: 1 }, 'the code is in ops.task_runs')
 })

@@ -118,6 +118,8 @@ t.test('MySQL unreachable or refusing the credentials: one clear line, nothing w
     [{ MYSQL_USER: 'careplus_nobody', MYSQL_PASSWORD: 'Sup3r-Secret!' }, /^cannot connect to MySQL at 127\.0\.0\.1:3306 as user "careplus_nobody": access denied/],
   ] as const) {
     const { rt } = await setup(t)
+    // The source is reached first, before the warehouse is touched: the tables exist only for the counts below.
+    await rt.warehouse.migrate()
     const cfg = loadConfig({ ...(rt.cfg as unknown as Record<string, string>), CAREPLUS_HOME: rt.home, ...env }, rt.home)
     const err = await ingestTickets({ cfg, store: rt.store, warehouse: rt.warehouse }).catch((e: Error & { code?: string }) => e)
     t.match(err, { code: 'ERR_MYSQL', message: re })
