@@ -11,6 +11,7 @@ import { createBlockParserStream, type BlockParserStream } from '../../parsers/b
 import type { LogBatch } from '../../parsers/logBatch.js'
 import type { LogReject } from '../../parsers/logRecord.js'
 import { createLogCsvChain } from '../../sinks/logCsvStream.js'
+import { maxBlockBytesSetting } from '../config.js'
 import type { CommandContext } from './commandContext.js'
 import { checkLocalFile, localInputError } from './localInput.js'
 
@@ -44,9 +45,10 @@ class JsonLinesTransform extends Transform {
 
 export async function parseCommand(file: string, o: ParseOptions, ctx: CommandContext): Promise<void> {
   const started = performance.now()
-  const cfg = ctx.config()
+  // The one setting it reads, checked alone: parse starts without the settings' schema (src/config.ts).
+  const maxBlockBytes = maxBlockBytesSetting()
   checkLocalFile(file, 'parse reads one .log or .log.gz file (to load a folder: careplus upload-logs <dir>, then careplus ingest-logs)')
-  const parserOptions = { sourceFile: file, maxBlockBytes: cfg.MAX_BLOCK_BYTES }
+  const parserOptions = { sourceFile: file, maxBlockBytes }
   let parser: BlockParserStream
   let streams: Duplex[]
   if (o.format === 'csv') {
