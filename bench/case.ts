@@ -40,7 +40,7 @@ async function main(): Promise<void> {
       return
     }
     const m = await bench.run(ctx)
-    const report: CaseReport = { case: name, ...m, peak_rss_mib: process.resourceUsage().maxRSS / 1024 }
+    const report: CaseReport = { case: name, ...m, peak_rss_mib: m.peak_rss_mib ?? process.resourceUsage().maxRSS / 1024 }
     process.stdout.write(JSON.stringify(report) + '\n')
   } finally {
     if (values.work === undefined) await rm(workDir, { recursive: true, force: true })

@@ -32,6 +32,8 @@ export interface Measurement {
   batches?: number
   /** Compressed bytes written to the stage, for the cases that stage. */
   staged_bytes?: number
+  /** The peak RSS of the process the case measured, when that is not the case's own (bench/childProcess.ts). */
+  peak_rss_mib?: number
 }
 
 export interface BenchCase {

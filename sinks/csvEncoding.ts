@@ -1,5 +1,3 @@
-import { stringify } from 'csv-stringify/sync'
-
 /*
  * The one CSV dialect every staged file uses, and that every loader reads:
  * RFC 4180 quoting with `"` doubled, `\n` records, a header row, UTF-8.
@@ -8,8 +6,9 @@ import { stringify } from 'csv-stringify/sync'
  * EMPTY_FIELD_AS_NULL=TRUE with FIELD_OPTIONALLY_ENCLOSED_BY='"').
  */
 
+/** The header row: the column names as fields (identifiers: never quoted). */
 export function csvHeader(columns: readonly string[]): string {
-  return stringify([columns as string[]], { record_delimiter: 'unix' })
+  return columns.map(csvField).join(',') + '\n'
 }
 
 /**

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import path from 'node:path'
 import { parse as parseDotenv } from 'dotenv'
-import { z } from 'zod'
+import type { z as Zod } from 'zod'
 import { PipelineError } from './errors.js'
 
 /**
@@ -144,105 +145,117 @@ export function parseDurationMs(v: string): number | null {
   return n * DURATION_UNIT_MS[m[2] as keyof typeof DURATION_UNIT_MS]
 }
 
-const prefix = z
-  .string()
-  .regex(/^([A-Za-z0-9!_.*'()-]+\/)*$/, 'expected a key prefix such as "logs/" (ending in "/", or empty)')
+/** MAX_BLOCK_BYTES's bounds (the schema's, and `maxBlockBytesSetting`'s). */
+const MAX_BLOCK_BYTES_RANGE = { min: 1024, max: 256 * 1024 * 1024 }
 
-const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max)
+/**
+ * The settings' schema, built on first use: zod (with every locale it
+ * bundles) costs ~60 ms to load, which a command that reads no setting
+ * (`--help`) or one (`parse`) should not pay.
+ */
+function buildSchema(z: typeof Zod) {
+  const prefix = z
+    .string()
+    .regex(/^([A-Za-z0-9!_.*'()-]+\/)*$/, 'expected a key prefix such as "logs/" (ending in "/", or empty)')
 
-/** A Snowflake object name used unquoted: it resolves case-insensitively, as the SQL files' names do. */
-const snowflakeName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]{0,254}$/, 'expected a Snowflake identifier (a letter or _, then letters, digits, _ or $)')
-const snowflakeQualifiedName = z
-  .string()
-  .regex(/^([A-Za-z_][A-Za-z0-9_$]{0,254}\.){1,2}[A-Za-z_][A-Za-z0-9_$]{0,254}$/, 'expected a schema-qualified Snowflake name such as bronze.careplus_stage')
+  const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max)
 
-/** `a.b.c.d` or `a.b.c.d/n`: what a Snowflake IPV4 network rule takes. */
-function isIpv4Range(v: string): boolean {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(v)
-  return !!m && m.slice(1, 5).every((o) => Number(o) <= 255) && (m[5] === undefined || Number(m[5]) <= 32)
+  /** A Snowflake object name used unquoted: it resolves case-insensitively, as the SQL files' names do. */
+  const snowflakeName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]{0,254}$/, 'expected a Snowflake identifier (a letter or _, then letters, digits, _ or $)')
+  const snowflakeQualifiedName = z
+    .string()
+    .regex(/^([A-Za-z_][A-Za-z0-9_$]{0,254}\.){1,2}[A-Za-z_][A-Za-z0-9_$]{0,254}$/, 'expected a schema-qualified Snowflake name such as bronze.careplus_stage')
+
+  /** `a.b.c.d` or `a.b.c.d/n`: what a Snowflake IPV4 network rule takes. */
+  function isIpv4Range(v: string): boolean {
+    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(v)
+    return !!m && m.slice(1, 5).every((o) => Number(o) <= 255) && (m[5] === undefined || Number(m[5]) <= 32)
+  }
+
+  return z.object({
+    CAREPLUS_HOME: z.string().min(1),
+    WAREHOUSE: z.enum(['duckdb', 'snowflake']),
+    S3_BUCKET: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)')
+      .optional(),
+    S3_ENDPOINT: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+    S3_REGION: z.string().regex(/^[a-z0-9-]+$/, 'expected a region such as us-east-1'),
+    S3_LOGS_PREFIX: prefix,
+    S3_STAGE_PREFIX: prefix,
+    S3_MAX_ATTEMPTS: positiveInt(20),
+    S3_READ_TIMEOUT_MS: z.coerce.number().int().min(100),
+    INGEST_CONCURRENCY: positiveInt(64),
+    STAGE_FILE_MAX_BYTES: z.coerce.number().int().min(1024),
+    LOAD_BATCH_MAX_OBJECTS: positiveInt(100_000),
+    MAX_FAILED_OBJECTS: z.coerce.number().int().min(0),
+    MAX_BLOCK_BYTES: z.coerce.number().int().min(MAX_BLOCK_BYTES_RANGE.min).max(MAX_BLOCK_BYTES_RANGE.max),
+    MYSQL_HOST: z.string().min(1),
+    MYSQL_PORT: z.coerce.number().int().min(1).max(65535),
+    MYSQL_DATABASE: z.string().regex(/^[A-Za-z0-9_$]{1,64}$/, 'expected a database name (letters, digits, _ or $)'),
+    MYSQL_USER: z.string().min(1),
+    MYSQL_PASSWORD: z.string(),
+    MYSQL_READ_TIMEOUT_MS: z.coerce.number().int().min(100),
+    TICKETS_CURSOR_COLUMN: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected a column name').optional(),
+    // Milliseconds once parsed; a number is taken as milliseconds (a parsed Config given back to loadConfig).
+    TICKETS_LOOKBACK: z.union([z.number(), z.string()]).transform((v, ctx) => {
+      const ms = typeof v === 'number' ? v : parseDurationMs(v)
+      if (ms === null || !Number.isInteger(ms) || ms < 0 || ms > MAX_LOOKBACK_MS) {
+        ctx.addIssue({ code: 'custom', message: 'expected a duration such as 2d, 36h, 90m, 30s or 0 (at most 3650d)' })
+        return z.NEVER
+      }
+      return ms
+    }),
+    PIPELINE_CRON: z.string().refine((v) => [5, 6].includes(v.trim().split(/\s+/).length), 'expected a cron expression of 5 or 6 fields'),
+    PIPELINE_TZ: z.string().refine((tz) => {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: tz })
+        return true
+      } catch {
+        return false
+      }
+    }, 'expected an IANA time zone such as UTC or Europe/Paris'),
+    PIPELINE_CATCHUP: z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]),
+    PIPELINE_RETRIES: z.coerce.number().int().min(0).max(10),
+    PIPELINE_RETRY_DELAY_MS: z.coerce.number().int().min(0),
+    PIPELINE_TASK_TIMEOUT_MS: z.coerce.number().int().min(1000),
+    PIPELINE_GRACE_MS: z.coerce.number().int().min(0),
+    DAEMON_PORT: z.coerce.number().int().min(0).max(65535),
+    DAEMON_HOST: z.union([z.ipv4(), z.ipv6(), z.literal('localhost')], { error: 'expected an IP address to bind, e.g. 127.0.0.1 or 0.0.0.0' }),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    SNOWFLAKE_ACCOUNT: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected an account identifier such as myorg-myaccount (no https://, no .snowflakecomputing.com)')
+      .refine((v) => !/snowflakecomputing/i.test(v), 'expected the account identifier alone, without .snowflakecomputing.com')
+      .optional(),
+    SNOWFLAKE_USER: z.string().regex(/^[A-Za-z0-9_.@$-]{1,255}$/, 'expected a user name (letters, digits, _ . @ $ -)').optional(),
+    SNOWFLAKE_PASSWORD: z.string().optional(),
+    SNOWFLAKE_PRIVATE_KEY_PATH: z.string().optional(),
+    SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: z.string().optional(),
+    SNOWFLAKE_WAREHOUSE: snowflakeName,
+    SNOWFLAKE_DATABASE: snowflakeName,
+    SNOWFLAKE_ROLE: snowflakeName,
+    SNOWFLAKE_STAGE: snowflakeQualifiedName,
+    SNOWFLAKE_STORAGE_INTEGRATION: snowflakeName,
+    SNOWFLAKE_AWS_ROLE_ARN: z.string().regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:role\/[A-Za-z0-9+=,.@_\/-]+$/, 'expected an IAM role ARN such as arn:aws:iam::123456789012:role/careplus-snowflake').optional(),
+    SNOWFLAKE_ACCESS_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+    SNOWFLAKE_LOGIN_TIMEOUT_SECONDS: positiveInt(600),
+    // Snowflake's own ranges: 0 means its maximum (7 days) for statements, "never wait" for locks.
+    SNOWFLAKE_STATEMENT_TIMEOUT_IN_SECONDS: z.coerce.number().int().min(0).max(604_800),
+    SNOWFLAKE_LOCK_TIMEOUT: z.coerce.number().int().min(0).max(604_800),
+    SNOWFLAKE_STREAM_IDLE_TIMEOUT_SECONDS: positiveInt(86_400),
+    SNOWFLAKE_ALLOWED_IPS: z
+      .string()
+      .transform((v) => v.split(',').map((x) => x.trim()).filter((x) => x !== ''))
+      .refine((list) => list.length > 0 && list.every(isIpv4Range), 'expected comma-separated IPv4 addresses or CIDR ranges, e.g. 203.0.113.7,198.51.100.0/24')
+      .optional(),
+  })
 }
 
-const schema = z.object({
-  CAREPLUS_HOME: z.string().min(1),
-  WAREHOUSE: z.enum(['duckdb', 'snowflake']),
-  S3_BUCKET: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)')
-    .optional(),
-  S3_ENDPOINT: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
-  S3_REGION: z.string().regex(/^[a-z0-9-]+$/, 'expected a region such as us-east-1'),
-  S3_LOGS_PREFIX: prefix,
-  S3_STAGE_PREFIX: prefix,
-  S3_MAX_ATTEMPTS: positiveInt(20),
-  S3_READ_TIMEOUT_MS: z.coerce.number().int().min(100),
-  INGEST_CONCURRENCY: positiveInt(64),
-  STAGE_FILE_MAX_BYTES: z.coerce.number().int().min(1024),
-  LOAD_BATCH_MAX_OBJECTS: positiveInt(100_000),
-  MAX_FAILED_OBJECTS: z.coerce.number().int().min(0),
-  MAX_BLOCK_BYTES: z.coerce.number().int().min(1024).max(256 * 1024 * 1024),
-  MYSQL_HOST: z.string().min(1),
-  MYSQL_PORT: z.coerce.number().int().min(1).max(65535),
-  MYSQL_DATABASE: z.string().regex(/^[A-Za-z0-9_$]{1,64}$/, 'expected a database name (letters, digits, _ or $)'),
-  MYSQL_USER: z.string().min(1),
-  MYSQL_PASSWORD: z.string(),
-  MYSQL_READ_TIMEOUT_MS: z.coerce.number().int().min(100),
-  TICKETS_CURSOR_COLUMN: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected a column name').optional(),
-  // Milliseconds once parsed; a number is taken as milliseconds (a parsed Config given back to loadConfig).
-  TICKETS_LOOKBACK: z.union([z.number(), z.string()]).transform((v, ctx) => {
-    const ms = typeof v === 'number' ? v : parseDurationMs(v)
-    if (ms === null || !Number.isInteger(ms) || ms < 0 || ms > MAX_LOOKBACK_MS) {
-      ctx.addIssue({ code: 'custom', message: 'expected a duration such as 2d, 36h, 90m, 30s or 0 (at most 3650d)' })
-      return z.NEVER
-    }
-    return ms
-  }),
-  PIPELINE_CRON: z.string().refine((v) => [5, 6].includes(v.trim().split(/\s+/).length), 'expected a cron expression of 5 or 6 fields'),
-  PIPELINE_TZ: z.string().refine((tz) => {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: tz })
-      return true
-    } catch {
-      return false
-    }
-  }, 'expected an IANA time zone such as UTC or Europe/Paris'),
-  PIPELINE_CATCHUP: z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]),
-  PIPELINE_RETRIES: z.coerce.number().int().min(0).max(10),
-  PIPELINE_RETRY_DELAY_MS: z.coerce.number().int().min(0),
-  PIPELINE_TASK_TIMEOUT_MS: z.coerce.number().int().min(1000),
-  PIPELINE_GRACE_MS: z.coerce.number().int().min(0),
-  DAEMON_PORT: z.coerce.number().int().min(0).max(65535),
-  DAEMON_HOST: z.union([z.ipv4(), z.ipv6(), z.literal('localhost')], { error: 'expected an IP address to bind, e.g. 127.0.0.1 or 0.0.0.0' }),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-  SNOWFLAKE_ACCOUNT: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected an account identifier such as myorg-myaccount (no https://, no .snowflakecomputing.com)')
-    .refine((v) => !/snowflakecomputing/i.test(v), 'expected the account identifier alone, without .snowflakecomputing.com')
-    .optional(),
-  SNOWFLAKE_USER: z.string().regex(/^[A-Za-z0-9_.@$-]{1,255}$/, 'expected a user name (letters, digits, _ . @ $ -)').optional(),
-  SNOWFLAKE_PASSWORD: z.string().optional(),
-  SNOWFLAKE_PRIVATE_KEY_PATH: z.string().optional(),
-  SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: z.string().optional(),
-  SNOWFLAKE_WAREHOUSE: snowflakeName,
-  SNOWFLAKE_DATABASE: snowflakeName,
-  SNOWFLAKE_ROLE: snowflakeName,
-  SNOWFLAKE_STAGE: snowflakeQualifiedName,
-  SNOWFLAKE_STORAGE_INTEGRATION: snowflakeName,
-  SNOWFLAKE_AWS_ROLE_ARN: z.string().regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:role\/[A-Za-z0-9+=,.@_\/-]+$/, 'expected an IAM role ARN such as arn:aws:iam::123456789012:role/careplus-snowflake').optional(),
-  SNOWFLAKE_ACCESS_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
-  SNOWFLAKE_LOGIN_TIMEOUT_SECONDS: positiveInt(600),
-  // Snowflake's own ranges: 0 means its maximum (7 days) for statements, "never wait" for locks.
-  SNOWFLAKE_STATEMENT_TIMEOUT_IN_SECONDS: z.coerce.number().int().min(0).max(604_800),
-  SNOWFLAKE_LOCK_TIMEOUT: z.coerce.number().int().min(0).max(604_800),
-  SNOWFLAKE_STREAM_IDLE_TIMEOUT_SECONDS: positiveInt(86_400),
-  SNOWFLAKE_ALLOWED_IPS: z
-    .string()
-    .transform((v) => v.split(',').map((x) => x.trim()).filter((x) => x !== ''))
-    .refine((list) => list.length > 0 && list.every(isIpv4Range), 'expected comma-separated IPv4 addresses or CIDR ranges, e.g. 203.0.113.7,198.51.100.0/24')
-    .optional(),
-})
+let schema: ReturnType<typeof buildSchema> | undefined
 
 /** The validated settings, as named in the environment. */
-export type Settings = z.infer<typeof schema>
+export type Settings = Zod.infer<ReturnType<typeof buildSchema>>
 
 export type Config = Settings & {
   /** Absolute path of CAREPLUS_HOME. */
@@ -260,11 +273,8 @@ function readDotenv(cwd: string): Record<string, string> {
   return existsSync(file) ? parseDotenv(readFileSync(file)) : {}
 }
 
-/**
- * Validates settings at the edge: a bad value stops the command with one line
- * naming the variable. Inside the program the returned object is trusted.
- */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+/** Every setting's value before validation: the environment, then `.env`, then the default. */
+function rawSettings(env: NodeJS.ProcessEnv, cwd: string): Record<string, unknown> {
   const merged: Record<string, string | undefined> = { ...readDotenv(cwd), ...env }
   const input: Record<string, unknown> = {}
   for (const [name, fallback] of Object.entries(DEFAULTS)) {
@@ -272,6 +282,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     // An empty MYSQL_PASSWORD is a real value (the local default); elsewhere empty means unset.
     input[name] = raw === undefined || (raw === '' && name !== 'MYSQL_PASSWORD') ? fallback : raw
   }
+  return input
+}
+
+/**
+ * MAX_BLOCK_BYTES alone, validated as `loadConfig` does (an integer within
+ * MAX_BLOCK_BYTES_RANGE), without the schema: the only setting `careplus
+ * parse` reads, so it starts without loading zod.
+ */
+export function maxBlockBytesSetting(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): number {
+  const raw = rawSettings(env, cwd).MAX_BLOCK_BYTES
+  const n = typeof raw === 'number' ? raw : String(raw).trim() === '' ? Number.NaN : Number(raw)
+  if (!Number.isInteger(n) || n < MAX_BLOCK_BYTES_RANGE.min || n > MAX_BLOCK_BYTES_RANGE.max) {
+    throw new PipelineError('ERR_CONFIG', `invalid setting MAX_BLOCK_BYTES: expected an integer from ${MAX_BLOCK_BYTES_RANGE.min} to ${MAX_BLOCK_BYTES_RANGE.max} (got ${JSON.stringify(raw)})`)
+  }
+  return n
+}
+
+/**
+ * Validates settings at the edge: a bad value stops the command with one line
+ * naming the variable. Inside the program the returned object is trusted.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const input = rawSettings(env, cwd)
+  schema ??= buildSchema((createRequire(import.meta.url)('zod') as typeof import('zod')).z)
   const parsed = schema.safeParse(input)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!

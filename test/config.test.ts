@@ -1,7 +1,7 @@
 import t from 'tap'
 import path from 'node:path'
 import { writeFileSync } from 'node:fs'
-import { DEFAULTS, loadConfig } from '../src/config.js'
+import { DEFAULTS, loadConfig, maxBlockBytesSetting } from '../src/config.js'
 
 t.test('no configuration: embedded defaults', async (t) => {
   const dir = t.testdir()
@@ -77,4 +77,17 @@ t.test('TICKETS_LOOKBACK is a duration, MYSQL_READ_TIMEOUT_MS milliseconds', asy
   }
   t.equal(loadConfig({ MYSQL_READ_TIMEOUT_MS: '2500' }, dir).MYSQL_READ_TIMEOUT_MS, 2500)
   t.throws(() => loadConfig({ MYSQL_READ_TIMEOUT_MS: '5' }, dir), { code: 'ERR_CONFIG', message: /^invalid setting MYSQL_READ_TIMEOUT_MS/ })
+})
+
+t.test('maxBlockBytesSetting: MAX_BLOCK_BYTES alone, with the bounds and the sources loadConfig uses', async (t) => {
+  const root = t.testdir({ env: { '.env': 'MAX_BLOCK_BYTES=4096\n' }, plain: {} })
+  const dir = path.join(root, 'env')
+  t.equal(maxBlockBytesSetting({}, path.join(root, 'plain')), DEFAULTS.MAX_BLOCK_BYTES, 'the default')
+  t.equal(maxBlockBytesSetting({}, dir), 4096, 'from .env')
+  t.equal(maxBlockBytesSetting({ MAX_BLOCK_BYTES: '2048' }, dir), 2048, 'the environment wins')
+  t.equal(maxBlockBytesSetting({ MAX_BLOCK_BYTES: '2048' }, dir), loadConfig({ MAX_BLOCK_BYTES: '2048' }, dir).MAX_BLOCK_BYTES, 'as loadConfig reads it')
+  for (const bad of ['12', '1.5', 'lots', String(512 * 1024 * 1024)]) {
+    t.throws(() => maxBlockBytesSetting({ MAX_BLOCK_BYTES: bad }, dir), { code: 'ERR_CONFIG', message: `invalid setting MAX_BLOCK_BYTES: expected an integer from 1024 to 268435456 (got "${bad}")` }, bad)
+    t.throws(() => loadConfig({ MAX_BLOCK_BYTES: bad }, dir), { code: 'ERR_CONFIG', message: /^invalid setting MAX_BLOCK_BYTES: / }, `loadConfig refuses ${bad} too`)
+  }
 })

@@ -4,10 +4,13 @@ import type { BenchCase } from '../harness.js'
 type Loader = () => Promise<{ default: BenchCase }>
 
 export const CASES: Readonly<Record<string, { load: Loader; prepare?: true }>> = {
+  'node-idle': { load: () => import('./nodeIdle.js') },
+  'cli-startup': { load: () => import('./cliStartup.js') },
   read: { load: () => import('./read.js') },
   'split2-lines': { load: () => import('./split2Lines.js') },
   parse: { load: () => import('./parse.js') },
   'parse-csv': { load: () => import('./parseCsv.js') },
+  'cli-parse': { load: () => import('./cliParse.js') },
   'parse-csv-gzip': { load: () => import('./parseCsvGzip.js') },
   'parse-csv-gzip-3': { load: () => import('./parseCsvGzip3.js') },
   'parse-csv-gzip-1': { load: () => import('./parseCsvGzip1.js') },

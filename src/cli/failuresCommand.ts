@@ -1,9 +1,5 @@
 import { Option, type Command } from 'commander'
-import Table from 'cli-table3'
-import type { Config } from '../config.js'
-import { allQuarantined } from '../load/loadFailures.js'
-import { openWarehouse } from '../runtime.js'
-import { writeOut } from './output.js'
+import type { CommandContext } from './commandContext.js'
 
 /** The exit code of a run that loaded what it could but quarantined objects (`success_with_failures`). */
 export const EXIT_WITH_FAILURES = 3
@@ -13,12 +9,19 @@ export const EXIT_WITH_FAILURES = 3
  * and since when; they load again when their ETag changes, or with
  * `careplus ingest-logs --retry-failed`.
  */
-export function registerFailuresCommand(program: Command, ctx: { config: () => Config }): void {
+export function registerFailuresCommand(program: Command, ctx: Pick<CommandContext, 'config'>): void {
   program
     .command('failures')
     .description('the quarantined source objects (not loaded: unreadable), with their reasons; they load again when they change, or with ingest-logs --retry-failed')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
     .action(async (o: { format: 'table' | 'json' }) => {
+      // Loaded when the command runs (see src/cli.ts).
+      const [{ default: Table }, { allQuarantined }, { openWarehouse }, { writeOut }] = await Promise.all([
+        import('cli-table3'),
+        import('../load/loadFailures.js'),
+        import('../runtime.js'),
+        import('./output.js'),
+      ])
       const wh = await openWarehouse(ctx.config(), undefined)
       try {
         await wh.migrate()

@@ -1,14 +1,17 @@
 import { Argument, Option, type Command } from 'commander'
 import type { Config } from '../config.js'
 import { PipelineError } from '../errors.js'
-import { openWarehouse } from '../runtime.js'
-import { compile, formatCompiled } from '../transform/compile.js'
-import { formatModelTimings, formatTestFailures, formatTestSummary, formatTransformSummary } from '../transform/report.js'
-import { DataTestError, describeFailures, runDataTests, runTransforms, type Layer } from '../transform/runTransforms.js'
+import type { Layer } from '../transform/runTransforms.js'
 import type { Warehouse } from '../warehouse/warehouse.js'
-import { writeOut } from './output.js'
+import type { CommandContext } from './commandContext.js'
+
+// The actions load what they run (the engines, the SQL project) when they run: see src/cli.ts.
+const output = () => import('./output.js')
+const report = () => import('../transform/report.js')
+const transforms = () => import('../transform/runTransforms.js')
 
 async function withWarehouse<T>(cfg: Config, fn: (wh: Warehouse) => Promise<T>): Promise<T> {
+  const { openWarehouse } = await import('../runtime.js')
   const wh = await openWarehouse(cfg, undefined)
   try {
     return await fn(wh)
@@ -25,7 +28,7 @@ const layersOf = (layer: Layer | undefined): Layer[] | undefined => (layer ? [la
  * data tests (with up to 5 offending rows each) to stderr, then a
  * PipelineError('ERR_DATA_TEST') for the caller to print and exit 1.
  */
-export function registerTransformCommands(program: Command, ctx: { config: () => Config; signal: AbortSignal }): void {
+export function registerTransformCommands(program: Command, ctx: CommandContext): void {
   const layerArgument = () => new Argument('[layer]', 'silver or gold (default: both)').choices(['silver', 'gold'])
 
   program
@@ -34,6 +37,7 @@ export function registerTransformCommands(program: Command, ctx: { config: () =>
     .addArgument(layerArgument())
     .action(async (layer: Layer | undefined) => {
       const cfg = ctx.config()
+      const [{ writeOut }, { formatModelTimings, formatTestSummary, formatTestFailures, formatTransformSummary }, { DataTestError, runTransforms }] = await Promise.all([output(), report(), transforms()])
       await withWarehouse(cfg, async (warehouse) => {
         try {
           const summary = await runTransforms({ warehouse, layers: layersOf(layer), signal: ctx.signal })
@@ -54,6 +58,7 @@ export function registerTransformCommands(program: Command, ctx: { config: () =>
     .addArgument(layerArgument())
     .action(async (layer: Layer | undefined) => {
       const cfg = ctx.config()
+      const [{ writeOut }, { formatTestSummary, formatTestFailures }, { describeFailures, runDataTests }] = await Promise.all([output(), report(), transforms()])
       const results = await withWarehouse(cfg, (warehouse) => runDataTests({ warehouse, layers: layersOf(layer), signal: ctx.signal }))
       await writeOut(process.stdout, formatTestSummary(results))
       if (results.some((r) => r.failures > 0)) {
@@ -68,6 +73,7 @@ export function registerTransformCommands(program: Command, ctx: { config: () =>
     .addOption(new Option('--target <engine>', 'the engine to compile for').choices(['duckdb', 'snowflake']).makeOptionMandatory())
     .option('--stage <name>', 'Snowflake stage the loads read from (default: $SNOWFLAKE_STAGE)')
     .action(async (o: { target: 'duckdb' | 'snowflake'; stage?: string }) => {
+      const [{ writeOut }, { compile, formatCompiled }] = await Promise.all([output(), import('../transform/compile.js')])
       let statements: string[]
       try {
         const cfg = ctx.config()

@@ -7,6 +7,9 @@
 import type { CopySpec } from '../warehouse/warehouse.js'
 import { checkIdentifiers, columnType } from './ddlColumnTypes.js'
 
+/** read_csv's read buffer for the staged files. */
+export const CSV_BUFFER_BYTES = 4 * 1024 * 1024
+
 export function quoteLiteral(s: string): string {
   return `'${s.replaceAll("'", "''")}'`
 }
@@ -29,6 +32,8 @@ export function duckdbCopyStatement(
     `INSERT INTO ${spec.table} (${[...spec.csvColumns, ...constantNames].map((c) => `"${c}"`).join(', ')}) ` +
     `SELECT ${select.join(', ')} FROM read_csv([${localFiles.map(quoteLiteral).join(', ')}], ` +
     `header = true, delim = ',', quote = '"', escape = '"', compression = 'gzip', ` +
-    `auto_detect = false, allow_quoted_nulls = false, columns = {${columnSpec}})`
+    // DuckDB's default buffer (16 × max_line_size, 32 MiB) is one allocation larger than a load's
+    // memory limit (LOAD_MEMORY_LIMIT); 4 MiB still holds two of the longest lines it reads (max_line_size, 2 MiB).
+    `auto_detect = false, allow_quoted_nulls = false, buffer_size = ${CSV_BUFFER_BYTES}, columns = {${columnSpec}})`
   return { sql, params: Object.values(spec.constants) }
 }

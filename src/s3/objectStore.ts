@@ -121,7 +121,18 @@ export async function* listObjects(store: ObjectStore, prefix: string, signal?: 
   }
 }
 
-/** Multipart upload of a stream (lib-storage): parts of 8 MiB, two in flight, so memory stays bounded. */
+/**
+ * What one streaming upload holds at most: lib-storage gathers the body into
+ * parts of UPLOAD_PART_BYTES (S3's smallest multipart part) and sends up to
+ * UPLOAD_QUEUE_PARTS of them at once while it gathers the next, so about
+ * (UPLOAD_QUEUE_PARTS + 1) × UPLOAD_PART_BYTES = 15 MiB per file in flight
+ * (the README's memory figures: INGEST_CONCURRENCY objects share one staged
+ * file per load batch and table).
+ */
+export const UPLOAD_PART_BYTES = 5 * 1024 * 1024
+export const UPLOAD_QUEUE_PARTS = 2
+
+/** Multipart upload of a stream (lib-storage), its memory bounded (UPLOAD_PART_BYTES). */
 export async function uploadStream(
   store: ObjectStore,
   key: string,
@@ -131,8 +142,8 @@ export async function uploadStream(
   const upload = new Upload({
     client: store.client,
     params: { Bucket: store.bucket, Key: key, Body: body, ContentType: opts.contentType, ContentEncoding: opts.contentEncoding },
-    partSize: 8 * 1024 * 1024,
-    queueSize: 2,
+    partSize: UPLOAD_PART_BYTES,
+    queueSize: UPLOAD_QUEUE_PARTS,
     leavePartsOnError: false,
   })
   const onAbort = (): void => void upload.abort().catch(() => {})

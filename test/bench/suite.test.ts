@@ -6,9 +6,11 @@ import { generateLogs } from '../../src/generate/logGenerator.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const RUNNER = path.join(ROOT, 'dist/bench/run.js')
-const CASE_NAMES = ['read', 'split2-lines', 'parse', 'parse-csv', 'parse-csv-gzip', 'parse-csv-gzip-3', 'parse-csv-gzip-1', 'parse-csv-gzip-2files', 'parse-csv-gzip-1mb-chunk', 'stage-e2e', 'load-1-object', 'get-5000-objects', 'load-5000-objects', 'stage-e2e-10x']
+const CASE_NAMES = ['node-idle', 'cli-startup', 'read', 'split2-lines', 'parse', 'parse-csv', 'cli-parse', 'parse-csv-gzip', 'parse-csv-gzip-3', 'parse-csv-gzip-1', 'parse-csv-gzip-2files', 'parse-csv-gzip-1mb-chunk', 'stage-e2e', 'load-1-object', 'get-5000-objects', 'load-5000-objects', 'stage-e2e-10x']
 /** The many-small-objects cases read the input's first blocks (at most ~10 MB), the same ones each. */
 const SLICE_CASES = ['load-1-object', 'get-5000-objects', 'load-5000-objects']
+/** The process cases that read no input: a process's start and exit only. */
+const PROCESS_ONLY_CASES = ['node-idle', 'cli-startup']
 const CASE_FIELDS = ['name', 'bytes', 'events', 'seconds', 'mb_per_s', 'events_per_s', 'peak_rss_mib', 'staged_mb']
 
 function bench(home: string, args: string[]) {
@@ -45,7 +47,8 @@ t.test('the compiled suite runs every case on a tiny input and reports JSON only
   // The generator is deterministic: the same size gives the same bytes and events here.
   const one = await generateLogs({ outDir: path.join(home, 'gen-1x'), days: 1, sizeBytes: 200_000 })
   const ten = await generateLogs({ outDir: path.join(home, 'gen-10x'), days: 1, sizeBytes: 2_000_000 })
-  for (const c of out.cases.filter((c) => !SLICE_CASES.includes(c.name as string))) {
+  for (const c of out.cases.filter((c) => PROCESS_ONLY_CASES.includes(c.name as string))) t.match(c, { bytes: 0, events: 0, mb_per_s: 0 }, `${c.name}: reads nothing`)
+  for (const c of out.cases.filter((c) => !SLICE_CASES.includes(c.name as string) && !PROCESS_ONLY_CASES.includes(c.name as string))) {
     const gen = c.name === 'stage-e2e-10x' ? ten : one
     t.equal(c.events, gen.events, `${c.name}: events = the generator's ${gen.events}`)
     t.equal(c.bytes, gen.bytes, `${c.name}: bytes = the file's ${gen.bytes}`)
@@ -68,6 +71,9 @@ t.test('the compiled suite runs every case on a tiny input and reports JSON only
   t.match(markdown, /\| case \| MB\/s \| events\/s \| peak RSS \(MiB\) \| × split2-lines \| seconds \| staged MB \|/)
   t.match(markdown, /Machine: .*cores.*Node v\d+/)
   for (const name of CASE_NAMES) t.match(markdown, `| ${name} |`)
+  for (const goal of ['cli-parse ≥ 0.85× parse-csv (MB/s)', 'cli-startup < 150 ms', 'stage-e2e peak RSS − node-idle ≤ 120 MiB', 'stage-e2e-10x peak RSS − node-idle within 10 % of stage-e2e']) {
+    t.match(markdown, `| ${goal} |`, `the target "${goal}" is checked`)
+  }
 
   // A second run reuses the cached input instead of generating it again.
   const again = bench(home, ['--size', '200KB', '--repeat', '1', '--cases', 'read,parse', '--results', results])
@@ -104,7 +110,7 @@ t.test('bad arguments fail with one line', async (t) => {
   const home = t.testdir()
   const unknown = bench(home, ['--cases', 'parse,nope'])
   t.equal(unknown.status, 1)
-  t.match(unknown.stderr, /^bench: unknown case nope; the suite: read, split2-lines/)
+  t.match(unknown.stderr, /^bench: unknown case nope; the suite: node-idle, cli-startup, read, split2-lines/)
   const size = bench(home, ['--size', 'lots'])
   t.equal(size.status, 1)
   t.match(size.stderr, /^bench: Invalid size "lots"/)

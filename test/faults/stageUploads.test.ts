@@ -7,7 +7,7 @@ import { independentS3 } from '../support/independentS3.js'
 import { testRuntime } from '../support/runtime.js'
 import { startFaultProxy } from './faultProxy.js'
 
-/** 17 MiB that gzip would not shrink: three multipart parts of 8 MiB. */
+/** 17 MiB that gzip would not shrink: four multipart parts of 5 MiB (UPLOAD_PART_BYTES). */
 const body = () => Readable.from([randomBytes(17 * 1024 * 1024)])
 
 t.test('a part that keeps failing: the multipart upload is retried, then aborted, never left open', async (t) => {

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs'
 import { stringify } from 'csv-stringify/sync'
 import fc from 'fast-check'
 import t from 'tap'
-import { LOG_COLUMNS } from '../../parsers/logRecord.js'
-import { encodeCsvBatch } from '../../sinks/csvEncoding.js'
+import { LOG_COLUMNS, REJECT_COLUMNS } from '../../parsers/logRecord.js'
+import { csvHeader, encodeCsvBatch } from '../../sinks/csvEncoding.js'
+import { TICKET_CSV_COLUMNS } from '../../src/load/bronzeSchema.js'
 import { generateLogs } from '../../src/generate/logGenerator.js'
 import { coreParse } from '../support/parse.js'
 
@@ -56,4 +57,10 @@ t.test('…and on the generator’s log records', async (t) => {
 
 t.test('a lone \\r is quoted, so a reader that ends records at \\r cannot split the row', async (t) => {
   t.equal(encodeCsvBatch([{ a: 'x\ry', b: 'x\r\ny', c: 'plain' }], ['a', 'b', 'c']), '"x\ry","x\r\ny",plain\n')
+})
+
+t.test('csvHeader writes the header row csv-stringify wrote for every staged table', async (t) => {
+  for (const columns of [LOG_COLUMNS, REJECT_COLUMNS, TICKET_CSV_COLUMNS]) {
+    t.equal(csvHeader(columns), stringify([columns as readonly string[] as string[]], { record_delimiter: 'unix' }))
+  }
 })

@@ -174,7 +174,7 @@ t.test('compile: every statement for each engine, in execution order', async (t)
   t.ok(compile('snowflake', { stagePrefix: 'raw/' }).some((s) => s.includes("FILES = ('part-00000.csv.gz')") && s.includes('FROM @bronze.careplus_stage/tickets/')), 'stage paths are keys without the configured stage prefix')
   const duckLoads = duck.filter((s) => s.startsWith('INSERT INTO bronze.'))
   t.equal(duckLoads.length, 3)
-  t.match(duckLoads[2], /^INSERT INTO bronze\.tickets \("ticket_id", .*"_run_id"\) SELECT "ticket_id", .*, \?::TIMESTAMP, \?::TIMESTAMP, \?::VARCHAR FROM read_csv\(\['[^']+'\], header = true, .*allow_quoted_nulls = false, columns = \{'ticket_id': 'VARCHAR', .*'_row_hash': 'VARCHAR'\}\)$/)
+  t.match(duckLoads[2], /^INSERT INTO bronze\.tickets \("ticket_id", .*"_run_id"\) SELECT "ticket_id", .*, \?::TIMESTAMP, \?::TIMESTAMP, \?::VARCHAR FROM read_csv\(\['[^']+'\], header = true, .*allow_quoted_nulls = false, buffer_size = \d+, columns = \{'ticket_id': 'VARCHAR', .*'_row_hash': 'VARCHAR'\}\)$/)
 })
 
 t.test('snowflake COPY: files relative to their common folder, odd paths quoted', async (t) => {

@@ -39,6 +39,31 @@ t.test('COPY from the stage keeps every value byte for byte, NULL apart from emp
   t.ok(rows.every((r) => r._run_id === 'r1'))
 })
 
+t.test("a COPY runs under the load's own settings, and the instance's come back after it, also when it fails", async (t) => {
+  const rt = await testRuntime(t)
+  const wh = rt.warehouse
+  await wh.migrate()
+  const settings = async () =>
+    (await wh.query("SELECT current_setting('memory_limit') AS m, current_setting('preserve_insertion_order') AS p, current_setting('threads') AS n"))[0]
+  const before = await settings()
+  t.match(before, { p: true }, 'insertion order kept outside loads')
+  await wh.run('CREATE TABLE bronze.awkward (id VARCHAR, v VARCHAR, _loaded_at TIMESTAMP, _run_id VARCHAR)')
+  const writer = new StageWriter({ store: rt.store, keyPrefix: 'stage/settings/', header: csvHeader(['id', 'v']), maxFileBytes: 1e6 })
+  await writer.write(encodeCsvBatch(AWKWARD, ['id', 'v']), AWKWARD.length)
+  const files = await writer.close()
+  const spec = { table: 'bronze.awkward', csvColumns: ['id', 'v'], files: files.map((f) => f.key), constants: { _loaded_at: '2025-07-01 00:00:00', _run_id: 'r1' } }
+  let during: unknown
+  await wh.transaction(async (tx) => {
+    await tx.copyFromStage(spec)
+    during = (await tx.query("SELECT current_setting('preserve_insertion_order') AS p"))[0]
+  })
+  t.same(await settings(), before, 'the instance settings after a COPY')
+  t.same(during, { p: true }, 'and already right after it, inside the transaction')
+  // A COPY that fails (a constant the column type refuses) restores them too.
+  await t.rejects(wh.transaction((tx) => tx.copyFromStage({ ...spec, constants: { _loaded_at: 'not a time', _run_id: 'r2' } })))
+  t.same(await settings(), before, 'the instance settings after a failed COPY')
+})
+
 t.test('a failed transaction leaves nothing, and the next one works', async (t) => {
   const rt = await testRuntime(t)
   const wh = rt.warehouse
