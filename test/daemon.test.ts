@@ -51,7 +51,11 @@ t.test('a fast schedule: runs on the cron, ticks during a run are skipped, metri
     return r.runs.some((x) => x.state === 'success') && r.runs.some((x) => x.state === 'skipped') ? r : undefined
   }, 120_000)
   t.ok(s.runs.every((r) => r.trigger === 'schedule'), 'every run came from the schedule')
-  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  // The run is in ops.runs a moment before its run-end event reaches the counters.
+  const metrics = await until('the metrics counting the run', async () => {
+    const m = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    return /careplus_runs_total\{state="success"\} [1-9]/.test(m) ? m : undefined
+  })
   t.match(metrics, /careplus_runs_total\{state="success"\} [1-9]/)
   t.match(metrics, /careplus_runs_total\{state="skipped"\} [1-9]/)
   t.match(metrics, /careplus_task_rows_total\{task="ingest-logs"\} 60000/)
