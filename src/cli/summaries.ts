@@ -31,7 +31,7 @@ export function formatIngestTicketsSummary(s: import('../pipelines/ingestTickets
       ...(s.missedBeforeWindow > 0
         ? [
             `  MISSED    ${n(s.missedBeforeWindow)} tickets before the window are in MySQL but not in bronze ` +
-              `(${s.missedDays.map((d) => `${d.day}: ${n(d.tickets)}`).join(', ')}${s.missedDays.length === 31 ? ', …' : ''}); ` +
+              `(${s.missedDays.map((d) => `${d.day}: ${n(d.tickets)}`).join(', ')}${s.missedDays.reduce((a, d) => a + d.tickets, 0) < s.missedBeforeWindow ? ', …' : ''}); ` +
               `careplus ingest-tickets --full-refresh loads them, a longer TICKETS_LOOKBACK catches them next time`,
           ]
         : []),

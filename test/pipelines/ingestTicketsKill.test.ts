@@ -10,7 +10,7 @@ import { mysqlEnv, testDatabase } from '../support/mysql.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const CLI = path.join(ROOT, 'dist/src/cli.js')
-const TICKETS = 60_000
+const TICKETS = 40_000
 const OBJECT_SUFFIX = '._S3rver_object'
 
 /** Keys under stage/tickets/ in the embedded S3 server's folder (read from disk: no server runs between the CLI's runs). */
@@ -34,12 +34,12 @@ t.test('kill -9 ingest-tickets at 5 moments: the next run leaves no uncommitted 
   const home = t.testdir()
   const careplusHome = path.join(home, '.careplus')
   const s3Dir = path.join(careplusHome, 's3')
-  // Small staged files: each 2,000-row batch rolls over to a new one, 30 a run, so a kill lands between them.
+  // Small staged files: each 2,000-row batch rolls over to a new one, 20 a run, so a kill lands between them.
   const env = { PATH: process.env.PATH, CAREPLUS_HOME: careplusHome, LOG_LEVEL: 'silent', STAGE_FILE_MAX_BYTES: '32768', ...mysqlEnv(database) }
   const openWarehouse = () => DuckDbWarehouse.open({ file: path.join(careplusHome, 'warehouse.duckdb'), tmpDir: path.join(home, 'tmp-check') })
 
-  // Moments: while the run starts (migrations, leftover removal, the first query), then after 1, 8, 16 and 24 staged files (of 30: one per 2,000-row batch at most).
-  const moments: Array<{ afterMs: number } | { afterFiles: number }> = [{ afterMs: 300 }, { afterFiles: 1 }, { afterFiles: 8 }, { afterFiles: 16 }, { afterFiles: 24 }]
+  // Moments: while the run starts (migrations, leftover removal, the first query), then after 1, 5, 10 and 15 staged files (of 20: one per 2,000-row batch at most).
+  const moments: Array<{ afterMs: number } | { afterFiles: number }> = [{ afterMs: 300 }, { afterFiles: 1 }, { afterFiles: 5 }, { afterFiles: 10 }, { afterFiles: 15 }]
   for (const [i, moment] of moments.entries()) {
     const before = new Set(stagedKeys(s3Dir))
     const child = spawn(process.execPath, [CLI, 'ingest-tickets', '--json'], { cwd: home, env, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -63,14 +63,14 @@ t.test('kill -9 ingest-tickets at 5 moments: the next run leaves no uncommitted 
   }
   const left = stagedKeys(s3Dir)
   const leftRuns = new Set(left.map((k) => k.split('/')[2]))
-  t.ok(left.length >= 24, `the killed runs left ${left.length} staged files in ${leftRuns.size} run folders`)
+  t.ok(left.length >= 15, `the killed runs left ${left.length} staged files in ${leftRuns.size} run folders`)
 
   const final = spawnSync(process.execPath, [CLI, 'ingest-tickets', '--json'], { cwd: home, env, encoding: 'utf8' })
   t.equal(final.status, 0, final.stderr)
   const s = JSON.parse(final.stdout) as { runId: string; rows: number; stagedFiles: number; leftoversRemoved: number }
   t.match(s, { rows: TICKETS, newTickets: TICKETS })
   t.equal(s.leftoversRemoved, left.length, 'the run removed every leftover first')
-  t.ok(s.stagedFiles > 24, `${s.stagedFiles} staged files in a whole run (the kills' thresholds were inside one)`)
+  t.ok(s.stagedFiles > 15, `${s.stagedFiles} staged files in a whole run (the kills' thresholds were inside one)`)
 
   const wh = await openWarehouse()
   const n = async (sql: string) => Number(Object.values((await wh.query(sql))[0]!)[0])
