@@ -192,7 +192,7 @@ export class Orchestrator {
           await save(t)
         } else if (deps.some((s) => s === 'failed' || s === 'skipped' || s === 'cancelled')) {
           t.state = 'skipped'
-          t.error = `upstream ${def.deps.filter((d) => tasks.get(d)!.state !== 'success').join(', ')} did not succeed`
+          t.error = `upstream ${def.deps.filter((d) => ['failed', 'skipped', 'cancelled'].includes(tasks.get(d)!.state)).join(', ')} did not succeed`
           await save(t)
         } else if (deps.every((s) => s === 'success')) {
           t.state = 'running'
