@@ -161,8 +161,8 @@ export async function startDaemon(opts: { cfg: Config; env: Record<string, strin
         logger.info('stopping: no new runs; cancelling the current one')
         await orchestrator.stop(cfg.PIPELINE_GRACE_MS)
         server.close()
-        await warehouse.close()
-        await store.close()
+        // Independent: the DuckDB file's close and the embedded S3 server's exit overlap.
+        await Promise.all([warehouse.close(), store.close()])
         rmSync(daemonFile(cfg), { force: true })
       })()
       return stopping

@@ -65,7 +65,7 @@ export async function runJob<T>(
     const cancelled = controller.signal.aborted && (isAbortError(e) || e === controller.signal.reason || e.code === 'ERR_CANCELLED')
     const message = cancelled ? (controller.signal.reason as Error).message : e.message.split('\n')[0]!
     if (parentPort) {
-      post({ ok: false, cancelled, message, code: isErrorCode(e.code) ? e.code : undefined, transient: !cancelled && isTransient(e) })
+      post({ ok: false, cancelled, message, code: cancelled ? 'ERR_CANCELLED' : isErrorCode(e.code) ? e.code : undefined, transient: !cancelled && isTransient(e) })
       if (cancelled) parentPort.postMessage('cancelled')
     } else process.stderr.write(`${name}: ${message}\n`)
     process.exitCode = cancelled ? 130 : 1
