@@ -27,7 +27,14 @@ import { seedTickets } from './sources/ticketSeeder.js'
 import { mysqlSettings } from './sources/mysql.js'
 import { runDemo } from './demo.js'
 import { daemonStatus, startDaemon } from './daemon.js'
-import { Orchestrator, PIPELINE_DAG } from './dag/orchestrator.js'
+import { PIPELINE_DAG } from './dag/orchestrator.js'
+import { recordOneOff } from './dag/oneOffRun.js'
+import { throughDaemon } from './cli/oneOffTask.js'
+import { lockedHint } from './cli/lockedHint.js'
+import { registerQueryCommand } from './cli/queryCommand.js'
+import { registerRunCommands } from './cli/runCommands.js'
+import type { IngestLogsSummary } from './pipelines/ingestLogs.js'
+import type { IngestTicketsSummary } from './pipelines/ingestTickets.js'
 import { RunHistory } from './dag/runHistory.js'
 import { formatStatusGrid, statusJson } from './cli/statusGrid.js'
 import { registerTransformCommands } from './cli/transformCommands.js'
@@ -48,6 +55,13 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0)
   throw err
 })
+
+/** The grid's columns: the DAG's tasks, then any other task a one-off run recorded. */
+function gridTasks(runs: Array<{ tasks: Array<{ name: string }> }>): string[] {
+  const names = PIPELINE_DAG.map((t) => t.name)
+  for (const r of runs) for (const t of r.tasks) if (!names.includes(t.name)) names.push(t.name)
+  return names
+}
 
 function config(): Config {
   return loadConfig()
@@ -128,7 +142,8 @@ program
   .action(async (o: { json?: boolean; retryFailed?: boolean }) => {
     const cfg = config()
     const logger = createLogger(cfg.LOG_LEVEL)
-    const summary = await withRuntime(cfg, async (rt) => {
+    const remote = await throughDaemon(cfg, ['ingest-logs'], { args: o.retryFailed ? { 'ingest-logs': { retryFailed: true } } : undefined, signal })
+    const summary = remote ? (remote.results['ingest-logs'] as IngestLogsSummary) : await withRuntime(cfg, (rt) => recordOneOff({ warehouse: rt.warehouse, home: cfg.home, task: 'ingest-logs' }, async () => {
       const bar = byteProgress('ingest-logs')
       try {
         return await ingestLogs({
@@ -144,7 +159,7 @@ program
       } finally {
         bar.stop()
       }
-    })
+    }))
     process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : formatIngestLogsSummary(summary))
     // success_with_failures: everything else loaded, but objects were quarantined.
     if (summary.failures.length > 0) process.exitCode = EXIT_WITH_FAILURES
@@ -167,7 +182,8 @@ program
   .option('--json', 'print the run summary as JSON')
   .action(async (o: { json?: boolean }) => {
     const cfg = config()
-    const summary = await withRuntime(cfg, async (rt) => {
+    const remote = await throughDaemon(cfg, ['ingest-tickets'], { signal })
+    const summary = remote ? (remote.results['ingest-tickets'] as IngestTicketsSummary) : await withRuntime(cfg, (rt) => recordOneOff({ warehouse: rt.warehouse, home: cfg.home, task: 'ingest-tickets' }, async () => {
       const bar = byteProgress('ingest-tickets', 'rows')
       bar.start(0)
       try {
@@ -175,7 +191,7 @@ program
       } finally {
         bar.stop()
       }
-    })
+    }))
     process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : formatIngestTicketsSummary(summary))
   })
 
@@ -222,22 +238,6 @@ program
       process.stderr.write(
         `blocks ${s.blocks} = rows ${s.rows} + rejects ${s.rejects}; ${(s.bytes / 1e6).toFixed(1)} MB in ${secs.toFixed(2)} s = ${(s.bytes / 1e6 / secs).toFixed(1)} MB/s\n`,
       )
-    }
-  })
-
-program
-  .command('query')
-  .description('run SQL on the configured warehouse')
-  .argument('<sql>', 'a SQL statement')
-  .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
-  .action(async (sql: string, o: { format: QueryFormat }) => {
-    const cfg = config()
-    const wh = await openWarehouse(cfg, undefined)
-    try {
-      await wh.migrate()
-      await printResult(wh.stream(sql), o.format, process.stdout)
-    } finally {
-      await wh.close()
     }
   })
 
@@ -292,27 +292,6 @@ program
   })
 
 program
-  .command('run')
-  .description('run the DAG once in the foreground (same workers and history as the daemon); exits non-zero when the run fails')
-  .action(async () => {
-    const cfg = config()
-    const logger = createLogger(cfg.LOG_LEVEL)
-    await withRuntime(cfg, async (rt) => {
-      await rt.warehouse.migrate()
-      const orchestrator = new Orchestrator({ ...rt, env: process.env, logger })
-      const onAbort = (): void => void orchestrator.stop(cfg.PIPELINE_GRACE_MS)
-      signal.addEventListener('abort', onAbort, { once: true })
-      try {
-        const run = await orchestrator.trigger('manual', null)!
-        process.stdout.write(formatStatusGrid([run], PIPELINE_DAG.map((t) => t.name)))
-        if (run.state !== 'success') throw new PipelineError('ERR_RUN_FAILED', `run ${run.id} ${run.state}${run.error ? `: ${run.error}` : ''}`)
-      } finally {
-        signal.removeEventListener('abort', onAbort)
-      }
-    })
-  })
-
-program
   .command('daemon')
   .description('run the DAG on PIPELINE_CRON (default daily 02:00 UTC) with Bree; SIGTERM/SIGINT stop it gracefully')
   .action(async () => {
@@ -342,10 +321,12 @@ program
         await wh.close()
       }
     }
-    process.stdout.write(o.format === 'json' ? statusJson(runs) : formatStatusGrid(runs, PIPELINE_DAG.map((t) => t.name)))
+    process.stdout.write(o.format === 'json' ? statusJson(runs, cfg.home) : formatStatusGrid(runs, gridTasks(runs)))
   })
 
 registerTransformCommands(program, { config, signal })
+registerQueryCommand(program, { config, signal })
+registerRunCommands(program, { config, signal })
 registerFailuresCommand(program, { config })
 registerSetupCommands(program, { config, signal })
 
@@ -361,7 +342,8 @@ async function main(): Promise<void> {
       return
     }
     const e = err as Error & { code?: string }
-    const line = String(e?.message ?? e).split('\n')[0]!
+    let line = String(e?.message ?? e).split('\n')[0]!
+    if (e?.code === 'ERR_WAREHOUSE_LOCKED') line = await lockedHint(config(), line)
     process.stderr.write(`careplus: ${line}\n`)
     if (wantsJson) process.stdout.write(errorJson(errorCode(e), line))
     if (process.env.LOG_LEVEL === 'debug' && e.stack) process.stderr.write(e.stack + '\n')

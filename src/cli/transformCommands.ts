@@ -4,8 +4,10 @@ import { PipelineError } from '../errors.js'
 import { openWarehouse } from '../runtime.js'
 import { compile, formatCompiled } from '../transform/compile.js'
 import { formatModelTimings, formatTestFailures, formatTestSummary, formatTransformSummary } from '../transform/report.js'
-import { DataTestError, describeFailures, runDataTests, runTransforms, type Layer } from '../transform/runTransforms.js'
+import { DataTestError, describeFailures, runDataTests, runTransforms, type Layer, type TransformSummary } from '../transform/runTransforms.js'
 import type { Warehouse } from '../warehouse/warehouse.js'
+import { recordOneOff } from '../dag/oneOffRun.js'
+import { throughDaemon } from './oneOffTask.js'
 import { writeOut } from './output.js'
 
 async function withWarehouse<T>(cfg: Config, fn: (wh: Warehouse) => Promise<T>): Promise<T> {
@@ -34,9 +36,14 @@ export function registerTransformCommands(program: Command, ctx: { config: () =>
     .addArgument(layerArgument())
     .action(async (layer: Layer | undefined) => {
       const cfg = ctx.config()
+      const remote = await throughDaemon(cfg, layer ? [layer] : ['silver', 'gold'], { signal: ctx.signal })
+      if (remote) {
+        for (const r of Object.values(remote.results)) await writeOut(process.stdout, formatTransformSummary(r as TransformSummary))
+        return
+      }
       await withWarehouse(cfg, async (warehouse) => {
         try {
-          const summary = await runTransforms({ warehouse, layers: layersOf(layer), signal: ctx.signal })
+          const summary = await recordOneOff({ warehouse, home: cfg.home, task: layer ?? 'transform' }, () => runTransforms({ warehouse, layers: layersOf(layer), signal: ctx.signal }))
           await writeOut(process.stdout, formatTransformSummary(summary))
         } catch (err) {
           if (err instanceof DataTestError) {

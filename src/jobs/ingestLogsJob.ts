@@ -3,5 +3,5 @@ import { ingestLogs } from '../pipelines/ingestLogs.js'
 import { runJob } from './jobRunner.js'
 
 export function main(): Promise<void> {
-  return runJob('ingest-logs', (rt, signal) => ingestLogs({ ...rt, signal }), formatIngestLogsSummary)
+  return runJob('ingest-logs', (rt, signal, args) => ingestLogs({ ...rt, signal, retryFailed: args.retryFailed === true }), formatIngestLogsSummary)
 }

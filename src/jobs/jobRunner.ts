@@ -6,6 +6,9 @@ import { withRuntime, type Runtime } from '../runtime.js'
 import { EMBEDDED_CREDENTIALS } from '../s3/embeddedS3.js'
 import { readSettings, storeFor } from '../s3/objectStore.js'
 import { RemoteWarehouse } from '../warehouse/remoteWarehouse.js'
+import { throughDaemon } from '../cli/oneOffTask.js'
+import { lockedHint } from '../cli/lockedHint.js'
+import { recordOneOff } from '../dag/oneOffRun.js'
 
 /** What the daemon hands each job's worker (Bree's workerData). */
 export interface JobWorkerData {
@@ -18,6 +21,9 @@ export interface JobWorkerData {
   /** Per-job arguments from the DAG, e.g. `{ layers: ['silver'] }`. */
   args?: Record<string, unknown>
 }
+
+/** The DAG tasks a job file is, run alone: `node jobs/transform.js` is both layers. */
+const STANDALONE_TASKS: Record<string, string[]> = { transform: ['silver', 'gold'] }
 
 export type JobMessage =
   | { type: 'result'; job: string; result: unknown }
@@ -68,18 +74,28 @@ export async function runJob<T>(
         store.client.destroy()
       }
     } else {
-      result = await withRuntime(loadConfig(), (rt) => body(rt, controller.signal, data.args ?? {}))
+      const cfg = loadConfig()
+      // Alone while a daemon holds the warehouse: the daemon runs it (a single-task run), this process waits.
+      const remote = await throughDaemon(cfg, STANDALONE_TASKS[name] ?? [name], { signal: controller.signal })
+      if (remote) {
+        for (const r of Object.values(remote.results)) process.stdout.write(format(r as T))
+        return
+      }
+      result = await withRuntime(cfg, (rt) => recordOneOff({ warehouse: rt.warehouse, home: cfg.home, task: name }, () => body(rt, controller.signal, data.args ?? {})))
     }
+    // Under Bree the summary goes to the task's log (the orchestrator reads the worker's stdout) and to the daemon.
+    process.stdout.write(format(result))
     if (parentPort) parentPort.postMessage({ type: 'result', job: name, result } satisfies JobMessage)
-    else process.stdout.write(format(result))
   } catch (err) {
     const e = err as Error & { code?: string }
     const cancelled = controller.signal.aborted && (isAbortError(e) || e === controller.signal.reason || e.code === 'ERR_CANCELLED')
-    const message = cancelled ? (controller.signal.reason as Error).message : e.message.split('\n')[0]!
+    let message = cancelled ? (controller.signal.reason as Error).message : e.message.split('\n')[0]!
+    if (e.code === 'ERR_WAREHOUSE_LOCKED' && !parentPort) message = await lockedHint(loadConfig(), message)
     if (parentPort) {
       parentPort.postMessage({ type: 'error', job: name, cancelled, message, code: e.code } satisfies JobMessage)
       if (cancelled) parentPort.postMessage('cancelled')
-    } else process.stderr.write(`${name}: ${message}\n`)
+    }
+    process.stderr.write(`${name}: ${message}\n`)
     process.exitCode = cancelled ? 130 : 1
   }
   // Bree ends the worker on 'done', whatever the outcome. Without it the thread stays

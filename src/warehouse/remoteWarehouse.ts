@@ -1,4 +1,5 @@
 import type { MessagePort } from 'node:worker_threads'
+import { assertReadOnlySql } from './readOnlySql.js'
 import { PipelineError } from '../errors.js'
 import { currentQueryTag, type QueryTag } from './queryTag.js'
 import type { CopySpec, Row, Warehouse, WarehouseTx } from './warehouse.js'
@@ -81,6 +82,10 @@ export class RemoteWarehouse implements Warehouse {
     }
   }
   // eslint-disable-next-line require-yield
+  async assertReadOnly(sql: string): Promise<void> {
+    assertReadOnlySql(sql)
+  }
+
   async *stream(): AsyncIterable<{ columns: string[]; rows: unknown[][] }> {
     throw new PipelineError('ERR_WAREHOUSE', 'streaming queries are not available inside a job')
   }

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream'
 import type { Bind, Connection, ConnectionOptions, DataType, RowStatement, SnowflakeError } from 'snowflake-sdk'
 import type { Config } from '../config.js'
 import { oneLine, PipelineError } from '../errors.js'
+import { assertReadOnlySql } from './readOnlySql.js'
 import { ddlColumnTypes } from '../load/ddlColumnTypes.js'
 import { copyResult, snowflakeCopyStatements } from '../load/snowflakeCopy.js'
 import { currentQueryTag, queryTagText } from './queryTag.js'
@@ -433,6 +434,11 @@ export class SnowflakeWarehouse implements Warehouse {
    * that stopped arriving) fails as a transient error rather than hanging;
    * the time the caller spends on a chunk does not count.
    */
+  /** Snowflake types a statement only by running it: the lexical check (readOnlySql.ts). */
+  async assertReadOnly(sql: string): Promise<void> {
+    assertReadOnlySql(sql)
+  }
+
   async *stream(sql: string, signal?: AbortSignal): AsyncIterable<{ columns: string[]; rows: unknown[][] }> {
     // Holding the queue for the whole iteration keeps other statements off the session.
     let release!: () => void
