@@ -1,4 +1,6 @@
 import { timingSafeEqual } from 'node:crypto'
+import { once } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
@@ -193,14 +195,8 @@ export function createControlServer(ctx: ControlContext): Server {
       res.destroy()
     })
   })
-  // A slow or stuck client cannot hold a socket: the whole request within 30 s, headers within 10 s.
-  server.requestTimeout = 30_000
-  server.headersTimeout = 10_000
-  server.on('clientError', (_err, socket) => {
-    // Named case: an unparseable request (bad request line, headers too large): Node's 400, then close.
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: application/json\r\n\r\n{"error":{"code":"ERR_BAD_REQUEST","message":"malformed HTTP request"}}')
-    else socket.destroy()
-  })
+  // Node's own limits and its default clientError handling stay: a request it cannot parse gets its 400
+  // (431 for headers too large, 408 for a timeout) without a body, and the socket is closed.
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
@@ -235,8 +231,13 @@ export function createControlServer(ctx: ControlContext): Server {
       const status = err instanceof HttpError ? err.status : err instanceof PipelineError ? (STATUS_OF[err.code] ?? 500) : 500
       const known = err instanceof PipelineError
       if (!known || status >= 500) logger.error({ err: (err as Error).message, url: req.url?.slice(0, 200) }, 'control API request failed')
-      // Drain what the client still sends, so the error reaches it instead of a reset.
-      if (!req.readableEnded) req.resume()
+      // Read what the client still sends before answering, so the answer reaches it instead of a reset
+      // and a kept-alive socket stays in step; a body that goes on (an oversized one) gets the answer and a close.
+      if (!req.readableEnded) {
+        req.resume()
+        const ended = await Promise.race([once(req, 'end').then(() => true, () => false), sleep(2000, false, { ref: false })])
+        if (!ended) res.setHeader('connection', 'close')
+      }
       json(res, status, { error: { code: known ? err.code : 'ERR_INTERNAL', message: known ? err.message : 'internal error: see the daemon log' } })
     }
   }
@@ -252,7 +253,9 @@ export function createControlServer(ctx: ControlContext): Server {
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body) + '\n')
+  // A length, not chunked: a HEAD's answer then ends where its headers do, and a kept-alive socket stays in step.
+  const text = JSON.stringify(body) + '\n'
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text)
 }
 
 function intParam(q: URLSearchParams, name: string, dflt: number, min: number, max: number): number {
