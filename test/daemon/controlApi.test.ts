@@ -8,6 +8,9 @@ import { generateLogs } from '../../src/generate/logGenerator.js'
 import { MYSQL, mysqlEnv, testDatabase } from '../support/mysql.js'
 import { cli, freePort, ROOT, startDaemon, statusOf, token, until } from '../support/daemonProcess.js'
 
+// A real daemon, its runs and a few dozen CLI processes: minutes on a loaded 2-core machine, more than .taprc's 300 s per file.
+t.setTimeout(900_000)
+
 // One daemon, the whole operator's day: every command below runs while it holds the DuckDB file.
 t.test('with the daemon running: run --wait, logs, clear, query, one-off tasks, pause, backfill', async (t) => {
   const { database } = await testDatabase(t)

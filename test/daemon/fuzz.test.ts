@@ -61,6 +61,9 @@ async function raw(port: number, bytes: string, abort: boolean): Promise<string>
   return text
 }
 
+// A real daemon, its runs and a few dozen CLI processes: minutes on a loaded 2-core machine, more than .taprc's 300 s per file.
+t.setTimeout(900_000)
+
 t.test('a few hundred malformed requests: every one a 4xx JSON error or a closed socket, then /healthz answers and the schedule still runs', async (t) => {
   const { database } = await testDatabase(t)
   await seedTickets({ ...MYSQL, database })
