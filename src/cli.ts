@@ -11,6 +11,7 @@ import type { GenerateOptions } from './cli/generateCommand.js'
 import type { QueryFormat } from './cli/output.js'
 import type { ParseOptions } from './cli/parseCommand.js'
 import { registerTransformCommands } from './cli/transformCommands.js'
+import { registerRunCommands } from './cli/runCommands.js'
 import { registerSetupCommands } from './cli/setupCommands.js'
 import { registerFailuresCommand } from './cli/failuresCommand.js'
 import { errorCode, errorJson, jsonRequested } from './cli/errorReport.js'
@@ -112,7 +113,7 @@ program
 
 program
   .command('query')
-  .description('run SQL on the configured warehouse')
+  .description('run SQL on the configured warehouse (through the daemon, read-only, while one holds it)')
   .argument('<sql>', 'a SQL statement')
   .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
   .action(async (sql: string, o: { format: QueryFormat }) => (await import('./cli/queryCommand.js')).queryCommand(sql, o, ctx))
@@ -135,11 +136,6 @@ program
   .action(async () => (await import('./cli/demoCommand.js')).demoCommand(ctx))
 
 program
-  .command('run')
-  .description('run the DAG once in the foreground (same workers and history as the daemon); exits non-zero when the run fails')
-  .action(async () => (await import('./cli/runCommand.js')).runCommand(ctx))
-
-program
   .command('daemon')
   .description('run the DAG on PIPELINE_CRON (default daily 02:00 UTC) with Bree; SIGTERM/SIGINT stop it gracefully')
   .action(async () => (await import('./cli/daemonCommand.js')).daemonCommand(ctx))
@@ -152,6 +148,7 @@ program
   .action(async (o: { format: 'table' | 'json'; limit: number }) => (await import('./cli/statusCommand.js')).statusCommand(o, ctx))
 
 registerTransformCommands(program, ctx)
+registerRunCommands(program, ctx)
 registerFailuresCommand(program, ctx)
 registerSetupCommands(program, ctx)
 
@@ -167,7 +164,8 @@ async function main(): Promise<void> {
       return
     }
     const e = err as Error & { code?: string }
-    const line = String(e?.message ?? e).split('\n')[0]!
+    let line = String(e?.message ?? e).split('\n')[0]!
+    if (e?.code === 'ERR_WAREHOUSE_LOCKED') line = await (await import('./cli/lockedHint.js')).lockedHint(config(), line)
     process.stderr.write(`careplus: ${line}\n`)
     if (wantsJson) process.stdout.write(errorJson(errorCode(e), line))
     if (process.env.LOG_LEVEL === 'debug' && e.stack) process.stderr.write(e.stack + '\n')

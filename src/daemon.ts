@@ -1,5 +1,5 @@
 import { mkdirSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
+import type { Server } from 'node:http'
 import { once } from 'node:events'
 import path from 'node:path'
 import { CronExpressionParser } from 'cron-parser'
@@ -9,6 +9,10 @@ import { PipelineError } from './errors.js'
 import { daemonMetrics } from './dag/daemonMetrics.js'
 import { Orchestrator, type DagEvent } from './dag/orchestrator.js'
 import type { RunRecord } from './dag/runHistory.js'
+import { createControlServer } from './daemon/controlServer.js'
+import { ensureToken } from './daemon/token.js'
+import { isPaused } from './dag/pauseFlag.js'
+import { newRunId } from './runId.js'
 import { openWarehouse } from './runtime.js'
 import { openObjectStore, type ObjectStore } from './s3/objectStore.js'
 import type { Warehouse } from './warehouse/warehouse.js'
@@ -41,9 +45,10 @@ export interface DaemonHandle {
 
 /**
  * `careplus daemon`: owns the warehouse and the (embedded) S3 endpoint for
- * its lifetime, runs the DAG on PIPELINE_CRON through Bree, catches up a
- * missed schedule at start-up, and answers /healthz, /metrics and /status on
- * a loopback port, so `careplus status` works while it holds the DuckDB file.
+ * its lifetime, runs the DAG on PIPELINE_CRON through Bree (unless paused),
+ * catches up a missed schedule at start-up, and answers the control API
+ * (daemon/controlServer.ts) on a loopback port, so the CLI works through it
+ * while it holds the DuckDB file.
  */
 export async function startDaemon(opts: { cfg: Config; env: Record<string, string | undefined>; logger: Logger; now?: () => Date; onEvent?: (e: DagEvent) => void }): Promise<DaemonHandle> {
   const { cfg, logger } = opts
@@ -92,6 +97,12 @@ export async function startDaemon(opts: { cfg: Config; env: Record<string, strin
 
   // Two runs never overlap: a tick during a run is recorded as skipped.
   const tick = async (trigger: string, scheduledFor: Date): Promise<void> => {
+    if (isPaused(cfg.home)) {
+      logger.warn({ scheduledFor }, 'the schedule is paused: this scheduled run is skipped (careplus unpause resumes it)')
+      metrics.skippedRun()
+      await orchestrator.history.startRun({ id: newRunId(), trigger, scheduledFor, state: 'skipped', error: 'paused (careplus unpause resumes the schedule)' })
+      return
+    }
     const run = orchestrator.trigger(trigger, scheduledFor)
     if (run) {
       await run.catch((err: Error) => logger.error({ err: err.message }, 'run crashed'))
@@ -99,35 +110,14 @@ export async function startDaemon(opts: { cfg: Config; env: Record<string, strin
     }
     logger.warn({ scheduledFor }, 'previous run still in progress: this scheduled run is skipped')
     metrics.skippedRun()
-    const { newRunId } = await import('./runId.js')
     await orchestrator.history.startRun({ id: newRunId(), trigger, scheduledFor, state: 'skipped', error: `run ${orchestrator.currentRunId} still in progress` })
   }
 
   const abandoned = await orchestrator.history.markAbandoned()
   if (abandoned > 0) logger.warn({ runs: abandoned }, 'runs left running by a stopped process were marked failed')
 
-  const server: Server = createServer((req, res) => {
-    void (async () => {
-      const url = new URL(req.url ?? '/', 'http://localhost')
-      try {
-        if (url.pathname === '/healthz') {
-          res.writeHead(200, { 'content-type': 'application/json' })
-          res.end(JSON.stringify({ status: 'ok', pid: process.pid, running: orchestrator.currentRunId ?? null }))
-        } else if (url.pathname === '/metrics') {
-          res.writeHead(200, { 'content-type': metrics.registry.contentType })
-          res.end(await metrics.registry.metrics())
-        } else if (url.pathname === '/status') {
-          const limit = Number(url.searchParams.get('limit') ?? 20)
-          res.writeHead(200, { 'content-type': 'application/json' })
-          res.end(JSON.stringify({ runs: await orchestrator.history.recent(limit) }))
-        } else {
-          res.writeHead(404).end()
-        }
-      } catch (err) {
-        res.writeHead(500, { 'content-type': 'text/plain' }).end((err as Error).message)
-      }
-    })()
-  })
+  const token = ensureToken(cfg.home)
+  const server: Server = createControlServer({ cfg, token, orchestrator, warehouse, metrics: metrics.registry, logger })
   server.listen(cfg.DAEMON_PORT, cfg.DAEMON_HOST)
   try {
     await once(server, 'listening')

@@ -48,6 +48,16 @@ const ERROR_CLASSES = {
   ERR_RUN_FAILED: 'permanent',
   // The orchestrator's own: a task that ran past PIPELINE_TASK_TIMEOUT_MS, a worker that died without a word.
   ERR_TASK_TIMEOUT: 'transient',
+  // The control API (src/daemon/controlServer.ts) and its client: a daemon that stopped answering, a run already going.
+  ERR_DAEMON: 'transient',
+  ERR_RUN_IN_PROGRESS: 'transient',
+  ERR_NOT_FOUND: 'permanent',
+  ERR_READ_ONLY: 'permanent',
+  ERR_UNAUTHORIZED: 'permanent',
+  ERR_BODY_TOO_LARGE: 'permanent',
+  ERR_BAD_JSON: 'permanent',
+  ERR_BAD_REQUEST: 'permanent',
+  ERR_METHOD: 'permanent',
   ERR_WORKER_EXITED: 'transient',
 } as const satisfies Record<string, 'transient' | 'permanent' | 'cause'>
 

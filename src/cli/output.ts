@@ -3,9 +3,25 @@ import type { Writable } from 'node:stream'
 import Table from 'cli-table3'
 import { stringify } from 'csv-stringify/sync'
 
-/** Writes respecting backpressure: waits for 'drain' when the stream's buffer is full. */
+/**
+ * Writes respecting backpressure: waits for 'drain' when the stream's buffer
+ * is full; rejects when the stream closes first (a client that went away
+ * never drains, and its writer must not wait forever).
+ */
 export async function writeOut(out: Writable, text: string): Promise<void> {
-  if (!out.write(text)) await once(out, 'drain')
+  if (out.destroyed) throw new Error('the output stream is closed')
+  if (out.write(text)) return
+  const ac = new AbortController()
+  try {
+    await Promise.race([
+      once(out, 'drain', { signal: ac.signal }),
+      once(out, 'close', { signal: ac.signal }).then(() => {
+        throw new Error('the output stream closed before it drained')
+      }),
+    ])
+  } finally {
+    ac.abort()
+  }
 }
 
 function cell(v: unknown): string {

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs'
 import Table from 'cli-table3'
+import { taskLogPath } from '../dag/taskLog.js'
 import type { RunRecord, TaskRecord } from '../dag/runHistory.js'
 
 const MARK: Record<string, string> = { success: '✔', failed: '✘', skipped: '↷', cancelled: '⊘', running: '▶', retrying: '↻', pending: '·' }
@@ -26,11 +28,21 @@ export function formatStatusGrid(runs: RunRecord[], taskNames: readonly string[]
     table.push([r.id, r.trigger, r.scheduled_for?.slice(0, 16) ?? '', `${MARK[r.state] ?? ''} ${r.state}`, ...taskNames.map((n) => cell(r.tasks.find((t) => t.name === n))), seconds(r)])
   }
   const errors = runs.filter((r) => r.error).map((r) => `  ${r.id}: ${r.error}`)
-  return table.toString() + '\n' + (errors.length ? `errors:\n${errors.join('\n')}\n` : '')
+  const withTasks = runs.find((r) => r.tasks.length > 0)
+  return (
+    table.toString() +
+    '\n' +
+    (errors.length ? `errors:\n${errors.join('\n')}\n` : '') +
+    (withTasks ? `task logs: careplus logs <run> [task] (e.g. careplus logs ${withTasks.id})\n` : '')
+  )
 }
 
-/** The JSON form: `{"runs": [{"id", "state", "scheduled_for", "started_at", "ended_at", "tasks": [{"name", "state", "attempts", "rows", "error", "error_code"}]}]}`. */
-export function statusJson(runs: RunRecord[]): string {
+/** The JSON form: `{"runs": [{"id", "state", "scheduled_for", "started_at", "ended_at", "tasks": [{"name", "state", "attempts", "rows", "error", "error_code", "log"}]}]}`; `log` is the task's log file, null when it has none. */
+export function statusJson(runs: RunRecord[], home: string): string {
+  const log = (run: string, task: string): string | null => {
+    const file = taskLogPath(home, run, task)
+    return existsSync(file) ? file : null
+  }
   return (
     JSON.stringify({
       runs: runs.map((r) => ({
@@ -41,7 +53,7 @@ export function statusJson(runs: RunRecord[]): string {
         started_at: r.started_at,
         ended_at: r.ended_at,
         error: r.error,
-        tasks: r.tasks.map((t) => ({ name: t.name, state: t.state, attempts: t.attempts, rows: t.rows, rejects: t.rejects, error: t.error, error_code: t.error_code })),
+        tasks: r.tasks.map((t) => ({ name: t.name, state: t.state, attempts: t.attempts, rows: t.rows, rejects: t.rejects, error: t.error, error_code: t.error_code, log: log(r.id, t.name) })),
       })),
     }) + '\n'
   )

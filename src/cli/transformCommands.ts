@@ -1,7 +1,7 @@
 import { Argument, Option, type Command } from 'commander'
 import type { Config } from '../config.js'
 import { PipelineError } from '../errors.js'
-import type { Layer } from '../transform/runTransforms.js'
+import type { Layer, TransformSummary } from '../transform/runTransforms.js'
 import type { Warehouse } from '../warehouse/warehouse.js'
 import type { CommandContext } from './commandContext.js'
 
@@ -38,9 +38,17 @@ export function registerTransformCommands(program: Command, ctx: CommandContext)
     .action(async (layer: Layer | undefined) => {
       const cfg = ctx.config()
       const [{ writeOut }, { formatModelTimings, formatTestSummary, formatTestFailures, formatTransformSummary }, { DataTestError, runTransforms }] = await Promise.all([output(), report(), transforms()])
+      // While a daemon holds the warehouse, it runs the layers (a single-task run) and this command waits.
+      const { throughDaemon } = await import('./oneOffTask.js')
+      const remote = await throughDaemon(cfg, layer ? [layer] : ['silver', 'gold'], { signal: ctx.signal })
+      if (remote) {
+        for (const r of Object.values(remote.results)) await writeOut(process.stdout, formatTransformSummary(r as TransformSummary))
+        return
+      }
+      const { recordOneOff } = await import('../dag/oneOffRun.js')
       await withWarehouse(cfg, async (warehouse) => {
         try {
-          const summary = await runTransforms({ warehouse, layers: layersOf(layer), signal: ctx.signal })
+          const summary = await recordOneOff({ warehouse, home: cfg.home, task: layer ?? 'transform' }, () => runTransforms({ warehouse, layers: layersOf(layer), signal: ctx.signal }))
           await writeOut(process.stdout, formatTransformSummary(summary))
         } catch (err) {
           if (err instanceof DataTestError) {

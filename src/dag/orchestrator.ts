@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import Bree from 'bree'
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
-import { isAbortError } from '../errors.js'
+import { isAbortError, PipelineError } from '../errors.js'
 import { newRunId } from '../runId.js'
 import { projectRoot } from '../s3/embeddedS3.js'
 import type { ObjectStore } from '../s3/objectStore.js'
@@ -11,32 +11,20 @@ import { withQueryTag } from '../warehouse/queryTag.js'
 import type { Warehouse } from '../warehouse/warehouse.js'
 import { sqlTimestamp } from '../load/sqlTimestamp.js'
 import { isJobMessage, isWarehouseCancel, isWarehouseRequest, type JobWorkerData, type TaskResult } from './protocol.js'
+import { PIPELINE_DAG, type TaskDef } from './pipelineDag.js'
 import { RunHistory, type RunRecord, type RunState, type TaskRecord } from './runHistory.js'
+import { TaskLog } from './taskLog.js'
 import { WarehouseHost } from './warehouseHost.js'
 
-export interface TaskDef {
-  name: string
-  /** File under jobs/. */
-  job: string
-  deps: string[]
-  args?: Record<string, unknown>
-}
-
-/** The seed's Airflow DAG: both loads in parallel, then silver, then gold. */
-export const PIPELINE_DAG: readonly TaskDef[] = [
-  { name: 'ingest-tickets', job: 'ingest-tickets.js', deps: [] },
-  { name: 'ingest-logs', job: 'ingest-logs.js', deps: [] },
-  { name: 'silver', job: 'transform.js', deps: ['ingest-tickets', 'ingest-logs'], args: { layers: ['silver'] } },
-  { name: 'gold', job: 'transform.js', deps: ['silver'], args: { layers: ['gold'] } },
-]
+export { PIPELINE_DAG, type TaskDef } from './pipelineDag.js'
 
 export const SCHEDULE_JOB = 'schedule-tick'
 
 export type DagEvent =
   | { type: 'run-start'; runId: string }
-  | { type: 'task'; runId: string; task: TaskRecord }
   /** A task's successful attempt, with what its job reported (bytes read, rows…). */
   | { type: 'task-result'; runId: string; task: string; result: Record<string, unknown> }
+  | { type: 'task'; runId: string; task: TaskRecord }
   | { type: 'run-end'; run: RunRecord }
   | { type: 'tick'; at: Date }
 
@@ -51,6 +39,19 @@ export interface OrchestratorOptions {
   /** A Bree cron job whose ticks reach `onTick` (the daemon's schedule). */
   schedule?: { cron: string; timezone: string; onTick: (at: Date) => void }
   onEvent?: (e: DagEvent) => void
+}
+
+/** What a run is asked to do beyond the whole DAG with its own arguments. */
+export interface RunOptions {
+  /** Only these tasks (a one-off run, e.g. `careplus ingest-logs` under a daemon); tasks upstream of them are not run. */
+  tasks?: string[]
+  /** Job arguments for this run, by task, over the DAG's own (`{ 'ingest-logs': { retryFailed: true } }`). */
+  args?: Record<string, Record<string, unknown>>
+}
+
+export interface StartedRun {
+  runId: string
+  done: Promise<RunRecord>
 }
 
 /**
@@ -69,6 +70,9 @@ export class Orchestrator {
   private readonly outcomes = new Map<string, TaskResult>()
   private readonly dag: readonly TaskDef[]
   private current: { runId: string; controller: AbortController; done: Promise<RunRecord> } | undefined
+  /** Each task's result of recent runs (the job's summary), kept in memory for `run --wait` and one-off runs. */
+  private readonly results = new Map<string, Record<string, unknown>>()
+  private readonly taskLogs = new Map<string, TaskLog>()
 
   constructor(private readonly opts: OrchestratorOptions) {
     this.dag = opts.dag ?? PIPELINE_DAG
@@ -95,7 +99,8 @@ export class Orchestrator {
       doRootCheck: false,
       jobs,
       hasSeconds: opts.schedule ? opts.schedule.cron.trim().split(/\s+/).length === 6 : false,
-      worker: { workerData },
+      // Each worker's stdout/stderr goes to its task's log (taskLog.ts), not the daemon's.
+      worker: { workerData, stdout: true, stderr: true },
       // Bree logs every worker start and exit: keep that at debug level.
       logger: {
         info: (m: unknown) => log?.debug(String(m)),
@@ -104,6 +109,10 @@ export class Orchestrator {
       } as unknown as Bree.BreeLogger,
       errorHandler: () => {},
       workerMessageHandler: ({ name, message }: { name: string; message: unknown }) => this.onWorkerMessage(name, message),
+    })
+    this.bree.on('worker created', (name: string) => {
+      const w = this.bree.workers.get(name)
+      for (const s of [w?.stdout, w?.stderr]) s?.on('data', (chunk: Buffer) => this.taskLogs.get(name)?.raw(chunk))
     })
   }
 
@@ -155,27 +164,94 @@ export class Orchestrator {
     for (const w of this.bree.workers.values()) await w.terminate()
   }
 
+  get taskNames(): string[] {
+    return this.dag.map((t) => t.name)
+  }
+
   /** Starts one DAG run unless one is going; returns it, or undefined when it was skipped. */
-  trigger(trigger: string, scheduledFor: Date | null): Promise<RunRecord> | undefined {
+  trigger(trigger: string, scheduledFor: Date | null, opts: RunOptions = {}): Promise<RunRecord> | undefined {
+    return this.begin(trigger, scheduledFor, opts)?.done
+  }
+
+  /** Like trigger, with the new run's id at once (the control API answers with it before the run ends). */
+  begin(trigger: string, scheduledFor: Date | null, opts: RunOptions = {}): StartedRun | undefined {
     if (this.current) return undefined
+    const unknown = (opts.tasks ?? []).find((n) => !this.dag.some((t) => t.name === n))
+    if (unknown) throw new PipelineError('ERR_USAGE', `no task ${JSON.stringify(unknown)} in the DAG (tasks: ${this.taskNames.join(', ')})`)
     const runId = newRunId()
+    const dag = opts.tasks ? this.dag.filter((t) => opts.tasks!.includes(t.name)) : this.dag
+    return this.own(runId, async (signal) => {
+      await this.history.startRun({ id: runId, trigger, scheduledFor })
+      this.opts.onEvent?.({ type: 'run-start', runId })
+      const tasks = new Map<string, TaskRecord>(dag.map((t) => [t.name, freshTask(t.name)]))
+      for (const t of tasks.values()) await this.history.saveTask(runId, t)
+      return this.execute(runId, dag, tasks, signal, opts.args ?? {})
+    })
+  }
+
+  /**
+   * Airflow's clear: `task` and everything downstream of it in run `runId`
+   * run again, recorded in the same run (its state back to running, then its
+   * new outcome). Refused while any run is going.
+   */
+  async clear(runId: string, task: string): Promise<StartedRun> {
+    if (this.current) throw new PipelineError('ERR_RUN_IN_PROGRESS', `run ${this.current.runId} is in progress: clear ${runId} once it ends`)
+    const run = await this.history.get(runId)
+    if (!run) throw new PipelineError('ERR_NOT_FOUND', `no run ${runId} (careplus status lists the runs)`)
+    if (!run.tasks.some((t) => t.name === task)) {
+      throw new PipelineError('ERR_NOT_FOUND', `run ${runId} has no task ${JSON.stringify(task)} (its tasks: ${run.tasks.map((t) => t.name).join(', ') || 'none'})`)
+    }
+    // Checked again: another request may have started a run while history was read.
+    const started = this.current as { runId: string } | undefined
+    if (started) throw new PipelineError('ERR_RUN_IN_PROGRESS', `run ${started.runId} is in progress: clear ${runId} once it ends`)
+    const dag = this.dag.filter((t) => run.tasks.some((r) => r.name === t.name))
+    const cleared = downstreamOf(dag, task)
+    return this.own(runId, async (signal) => {
+      await this.history.reopenRun(runId)
+      this.opts.onEvent?.({ type: 'run-start', runId })
+      const tasks = new Map<string, TaskRecord>(dag.map((t) => [t.name, run.tasks.find((r) => r.name === t.name)!]))
+      for (const name of cleared) {
+        const t = freshTask(name)
+        tasks.set(name, t)
+        await this.history.saveTask(runId, t)
+        const log = new TaskLog(this.opts.cfg.home, runId, name)
+        log.line('info', `cleared: ${name} runs again (cleared from ${task})`)
+        await log.close()
+      }
+      return this.execute(runId, dag, tasks, signal, {})
+    })
+  }
+
+  /** Waits for the current run, if any, to end. */
+  async idle(): Promise<void> {
+    while (this.current) await this.current.done.catch(() => {})
+  }
+
+  /** Each task's result (the job's summary) in run `runId`, while this process remembers it. */
+  resultsOf(runId: string): Record<string, unknown> {
+    return this.results.get(runId) ?? {}
+  }
+
+  private own(runId: string, body: (signal: AbortSignal) => Promise<RunRecord>): StartedRun {
     const controller = new AbortController()
     // The run's own statements (history, migrate) carry its id as their query tag; tasks tag theirs.
-    const done = withQueryTag({ run_id: runId, task: 'dag' }, () => this.execute(runId, trigger, scheduledFor, controller.signal)).finally(() => {
+    const done = withQueryTag({ run_id: runId, task: 'dag' }, () => body(controller.signal)).finally(() => {
       this.current = undefined
     })
     this.current = { runId, controller, done }
-    return done
+    if (this.results.size >= 100) this.results.delete(this.results.keys().next().value!)
+    this.results.set(runId, { ...this.results.get(runId) })
+    return { runId, done }
   }
 
-  /** One run: tasks in dependency order, in parallel where the DAG allows. */
-  private async execute(runId: string, trigger: string, scheduledFor: Date | null, signal: AbortSignal): Promise<RunRecord> {
-    await this.history.startRun({ id: runId, trigger, scheduledFor })
-    this.opts.onEvent?.({ type: 'run-start', runId })
-    const tasks = new Map<string, TaskRecord>(
-      this.dag.map((t) => [t.name, { name: t.name, state: 'pending', attempts: 0, started_at: null, ended_at: null, rows: null, rows_in: null, rejects: null, error: null, error_code: null }]),
-    )
-    for (const t of tasks.values()) await this.history.saveTask(runId, t)
+  /** One run: tasks in dependency order, in parallel where the DAG allows; a dependency outside `dag` counts as met. */
+  private async execute(
+    runId: string,
+    dag: readonly TaskDef[],
+    tasks: Map<string, TaskRecord>,
+    signal: AbortSignal,
+    args: Record<string, Record<string, unknown>>,
+  ): Promise<RunRecord> {
     const save = async (t: TaskRecord): Promise<void> => {
       await this.history.saveTask(runId, t)
       this.opts.onEvent?.({ type: 'task', runId, task: { ...t } })
@@ -183,20 +259,20 @@ export class Orchestrator {
 
     const inFlight = new Map<string, Promise<void>>()
     for (;;) {
-      for (const def of this.dag) {
+      for (const def of dag) {
         const t = tasks.get(def.name)!
         if (t.state !== 'pending') continue
-        const deps = def.deps.map((d) => tasks.get(d)!.state)
+        const deps = def.deps.filter((d) => tasks.has(d)).map((d) => tasks.get(d)!.state)
         if (signal.aborted) {
           t.state = 'cancelled'
           await save(t)
         } else if (deps.some((s) => s === 'failed' || s === 'skipped' || s === 'cancelled')) {
           t.state = 'skipped'
-          t.error = `upstream ${def.deps.filter((d) => ['failed', 'skipped', 'cancelled'].includes(tasks.get(d)!.state)).join(', ')} did not succeed`
+          t.error = `upstream ${def.deps.filter((d) => tasks.has(d) && ['failed', 'skipped', 'cancelled'].includes(tasks.get(d)!.state)).join(', ')} did not succeed`
           await save(t)
         } else if (deps.every((s) => s === 'success')) {
           t.state = 'running'
-          inFlight.set(def.name, this.runTask(runId, def, t, save, signal).finally(() => inFlight.delete(def.name)))
+          inFlight.set(def.name, this.runTask(runId, def, t, save, signal, args[def.name]).finally(() => inFlight.delete(def.name)))
         }
       }
       if (inFlight.size === 0) break
@@ -208,64 +284,79 @@ export class Orchestrator {
     const failed = [...tasks.values()].find((t) => t.state === 'failed' || t.state === 'cancelled')
     const error = state === 'success' ? null : failed ? `${failed.name}${failed.error_code ? ` (${failed.error_code})` : ''}: ${failed.error}` : null
     await this.history.endRun(runId, state, error)
-    const [run] = (await this.history.recent(50)).filter((r) => r.id === runId)
+    const run = await this.history.get(runId)
     this.opts.onEvent?.({ type: 'run-end', run: run! })
     return run!
   }
 
-  private async runTask(runId: string, def: TaskDef, t: TaskRecord, save: (t: TaskRecord) => Promise<void>, signal: AbortSignal): Promise<void> {
+  private async runTask(
+    runId: string,
+    def: TaskDef,
+    t: TaskRecord,
+    save: (t: TaskRecord) => Promise<void>,
+    signal: AbortSignal,
+    args: Record<string, unknown> | undefined,
+  ): Promise<void> {
     const { cfg, logger } = this.opts
+    const log = new TaskLog(cfg.home, runId, def.name)
+    this.taskLogs.set(def.name, log)
     t.started_at = sqlTimestamp()
-    for (let attempt = 1; ; attempt++) {
-      t.attempts = attempt
-      t.state = 'running'
+    try {
+      for (let attempt = 1; ; attempt++) {
+        t.attempts = attempt
+        t.state = 'running'
+        await save(t)
+        log.line('info', `attempt ${attempt} started`, { run: runId, task: def.name, attempt })
+        const outcome = await this.launch(runId, def.name, cfg.PIPELINE_TASK_TIMEOUT_MS, signal, args)
+        if (outcome.ok) {
+          const r = outcome.result
+          this.results.get(runId)![def.name] = r
+          Object.assign(t, { state: 'success', error: null, error_code: null }, taskCounts(r))
+          this.opts.onEvent?.({ type: 'task-result', runId, task: def.name, result: r })
+          log.line('info', 'success', { attempt, rows: t.rows, rows_in: t.rows_in, rejects: t.rejects })
+          break
+        }
+        t.error = outcome.message
+        t.error_code = outcome.code ?? null
+        log.line('error', `attempt ${attempt} failed: ${t.error}`, { attempt, code: t.error_code, transient: outcome.transient, cancelled: outcome.cancelled || signal.aborted })
+        if (outcome.cancelled || signal.aborted) {
+          t.state = 'cancelled'
+          break
+        }
+        // A permanent error (configuration, credentials, schema, a data test) fails the same way again: no retry.
+        if (!outcome.transient || attempt > cfg.PIPELINE_RETRIES) {
+          t.state = 'failed'
+          if (!outcome.transient) logger?.error({ task: def.name, code: t.error_code, error: t.error }, 'task failed with a permanent error: not retried')
+          break
+        }
+        t.state = 'retrying'
+        await save(t)
+        const delay = cfg.PIPELINE_RETRY_DELAY_MS * 2 ** (attempt - 1)
+        logger?.warn({ task: def.name, attempt, delayMs: delay, code: t.error_code, error: t.error }, 'task failed with a transient error, retrying')
+        log.line('warn', `retrying in ${delay} ms`, { attempt, delayMs: delay })
+        try {
+          await sleep(delay, undefined, { signal })
+        } catch (err) {
+          if (!isAbortError(err)) throw err
+          t.state = 'cancelled'
+          break
+        }
+      }
+      t.ended_at = sqlTimestamp()
       await save(t)
-      const outcome = await this.launch(runId, def.name, cfg.PIPELINE_TASK_TIMEOUT_MS, signal)
-      if (outcome.ok) {
-        const r = outcome.result
-        t.state = 'success'
-        t.error = null
-        t.error_code = null
-        t.rows = numberOf(r.rows) ?? sumOf(r.models, 'rows')
-        t.rows_in = numberOf(r.blocks) ?? numberOf(r.rowsRead)
-        t.rejects = numberOf(r.rejects)
-        this.opts.onEvent?.({ type: 'task-result', runId, task: def.name, result: r })
-        break
-      }
-      t.error = outcome.message
-      t.error_code = outcome.code ?? null
-      if (outcome.cancelled || signal.aborted) {
-        t.state = 'cancelled'
-        break
-      }
-      // A permanent error (configuration, credentials, schema, a data test) fails the same way again: no retry.
-      if (!outcome.transient || attempt > cfg.PIPELINE_RETRIES) {
-        t.state = 'failed'
-        if (!outcome.transient) logger?.error({ task: def.name, code: t.error_code, error: t.error }, 'task failed with a permanent error: not retried')
-        break
-      }
-      t.state = 'retrying'
-      await save(t)
-      const delay = cfg.PIPELINE_RETRY_DELAY_MS * 2 ** (attempt - 1)
-      logger?.warn({ task: def.name, attempt, delayMs: delay, code: t.error_code, error: t.error }, 'task failed with a transient error, retrying')
-      try {
-        await sleep(delay, undefined, { signal })
-      } catch (err) {
-        if (!isAbortError(err)) throw err
-        t.state = 'cancelled'
-        break
-      }
+    } finally {
+      this.taskLogs.delete(def.name)
+      await log.close()
     }
-    t.ended_at = sqlTimestamp()
-    await save(t)
   }
 
   /** Runs one Bree job to its end: its result, its error, a timeout, or a cancel. */
-  private async launch(runId: string, name: string, timeoutMs: number, signal: AbortSignal): Promise<TaskResult> {
+  private async launch(runId: string, name: string, timeoutMs: number, signal: AbortSignal, args: Record<string, unknown> | undefined): Promise<TaskResult> {
     this.outcomes.delete(name)
-    // Bree builds each worker's workerData from its job's at run time: this attempt's run id goes there.
+    // Bree reads a job's workerData when it starts the worker: this attempt's run id, and this run's arguments over the DAG's.
     const job = this.bree.config.jobs.find((j) => j.name === name)
-    if (job) job.worker = { ...job.worker, workerData: { ...(job.worker?.workerData as JobWorkerData | undefined), runId } satisfies JobWorkerData }
+    const def = this.dag.find((t) => t.name === name)
+    if (job) job.worker = { ...job.worker, workerData: { ...(job.worker?.workerData as JobWorkerData | undefined), runId, args: { ...def?.args, ...args } } satisfies JobWorkerData }
     const exited = new Promise<void>((resolve) => {
       const onDeleted = (n: string): void => {
         if (n !== name) return
@@ -302,6 +393,37 @@ export class Orchestrator {
     await sleep(10_000, undefined, { ref: false })
     await this.bree.workers.get(name)?.terminate()
   }
+}
+
+function freshTask(name: string): TaskRecord {
+  return { name, state: 'pending', attempts: 0, started_at: null, ended_at: null, rows: null, rows_in: null, rejects: null, error: null, error_code: null }
+}
+
+/** `task` and every task that depends on it, directly or not, in DAG order. */
+export function downstreamOf(dag: readonly TaskDef[], task: string): string[] {
+  const out = new Set([task])
+  for (let grew = true; grew; ) {
+    grew = false
+    for (const t of dag) {
+      if (!out.has(t.name) && t.deps.some((d) => out.has(d))) {
+        out.add(t.name)
+        grew = true
+      }
+    }
+  }
+  return dag.map((t) => t.name).filter((n) => out.has(n))
+}
+
+/** The counts a task run records, from its job's result (ingest summaries, transform summaries). */
+export function taskCounts(r: Record<string, unknown>): Pick<TaskRecord, 'rows' | 'rows_in' | 'rejects'> {
+  return { rows: numberOf(r.rows) ?? sumOf(r.models, 'rows'), rows_in: numberOf(r.blocks) ?? numberOf(r.rowsRead), rejects: numberOf(r.rejects) }
+}
+
+/** A run's outcome as an exit code: 0 success, 3 success with quarantined objects (success_with_failures), 1 otherwise. */
+export function runExitCode(run: RunRecord, results: Record<string, unknown>): number {
+  if (run.state !== 'success') return 1
+  const quarantined = Object.values(results).some((r) => Array.isArray((r as { failures?: unknown }).failures) && (r as { failures: unknown[] }).failures.length > 0)
+  return quarantined ? 3 : 0
 }
 
 function numberOf(v: unknown): number | null {

@@ -80,11 +80,26 @@ export class RunHistory {
     return Number(rows[0]!.n) > 0
   }
 
+  /** A cleared run runs again: back to running until its tasks end. */
+  async reopenRun(id: string): Promise<void> {
+    await this.wh.run("UPDATE ops.runs SET state = 'running', ended_at = NULL, error = NULL WHERE run_id = ?", [id])
+  }
+
+  async get(id: string): Promise<RunRecord | undefined> {
+    return (await this.select('WHERE run_id = ?', [id], 1))[0]
+  }
+
   async recent(limit = 20): Promise<RunRecord[]> {
+    return this.select('', [], limit)
+  }
+
+  private async select(where: string, params: unknown[], limit: number): Promise<RunRecord[]> {
+    const n = Number.isFinite(limit) ? Math.max(1, Math.floor(limit)) : 20
     const runs = await this.wh.query(
       `SELECT run_id, run_trigger, state, CAST(scheduled_for AS VARCHAR) AS scheduled_for, CAST(started_at AS VARCHAR) AS started_at,
               CAST(ended_at AS VARCHAR) AS ended_at, error
-       FROM ops.runs ORDER BY started_at DESC, run_id DESC LIMIT ${Math.max(1, Math.floor(limit))}`,
+       FROM ops.runs ${where} ORDER BY started_at DESC, run_id DESC LIMIT ${n}`,
+      params,
     )
     if (runs.length === 0) return []
     const ids = runs.map((r) => String(r.run_id))

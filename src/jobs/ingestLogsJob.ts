@@ -3,5 +3,5 @@ import { ingestLogs } from '../pipelines/ingestLogs.js'
 import { runJob } from './jobRunner.js'
 
 export function main(): Promise<void> {
-  return runJob('ingest-logs', (rt, signal, _args, runId) => ingestLogs({ ...rt, signal, runId }), formatIngestLogsSummary)
+  return runJob('ingest-logs', (rt, signal, args, runId) => ingestLogs({ ...rt, signal, runId, retryFailed: args.retryFailed === true }), formatIngestLogsSummary)
 }

@@ -3,5 +3,5 @@ import { ingestTickets } from '../pipelines/ingestTickets.js'
 import { runJob } from './jobRunner.js'
 
 export function main(): Promise<void> {
-  return runJob('ingest-tickets', (rt, signal, _args, runId) => ingestTickets({ ...rt, signal, runId }), formatIngestTicketsSummary)
+  return runJob('ingest-tickets', (rt, signal, args, runId) => ingestTickets({ ...rt, signal, runId, fullRefresh: args.fullRefresh === true }), formatIngestTicketsSummary)
 }

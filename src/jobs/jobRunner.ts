@@ -7,6 +7,10 @@ import type { Runtime } from '../runtime.js'
 import { EMBEDDED_CREDENTIALS } from '../s3/embeddedS3.js'
 import { readSettings, storeFor } from '../s3/objectStore.js'
 import { RemoteWarehouse } from '../warehouse/remoteWarehouse.js'
+import { lockedHint } from '../cli/lockedHint.js'
+
+/** The DAG tasks a job file is, run alone: `node jobs/transform.js` is both layers. */
+const STANDALONE_TASKS: Record<string, string[]> = { transform: ['silver', 'gold'] }
 
 /**
  * Runs one job body with its runtime and cancellation wired in.
@@ -54,20 +58,34 @@ export async function runJob<T>(
         store.client.destroy()
       }
     } else {
+      const cfg = loadConfig()
+      // Alone while a daemon holds the warehouse: the daemon runs it (a single-task run), this process waits.
+      const { throughDaemon } = await import('../cli/oneOffTask.js')
+      const remote = await throughDaemon(cfg, STANDALONE_TASKS[name] ?? [name], { signal: controller.signal })
+      if (remote) {
+        for (const r of Object.values(remote.results)) process.stdout.write(format(r as T))
+        return
+      }
       // Only alone does a job open a warehouse itself: a worker under the daemon never loads the engines' drivers.
       const { withRuntime } = await import('../runtime.js')
-      result = await withRuntime(loadConfig(), (rt) => body(rt, controller.signal, data.args ?? {}, data.runId))
+      const { recordOneOff } = await import('../dag/oneOffRun.js')
+      result = await withRuntime(cfg, (rt) =>
+        recordOneOff({ warehouse: rt.warehouse, home: cfg.home, task: name }, (runId) => body(rt, controller.signal, data.args ?? {}, runId)),
+      )
     }
+    // Under Bree the summary goes to the task's log (the orchestrator reads the worker's stdout) and to the daemon.
+    process.stdout.write(format(result))
     if (parentPort) post({ ok: true, result: (result ?? {}) as Record<string, unknown> })
-    else process.stdout.write(format(result))
   } catch (err) {
     const e = err as Error & { code?: string }
     const cancelled = controller.signal.aborted && (isAbortError(e) || e === controller.signal.reason || e.code === 'ERR_CANCELLED')
-    const message = cancelled ? (controller.signal.reason as Error).message : e.message.split('\n')[0]!
+    let message = cancelled ? (controller.signal.reason as Error).message : e.message.split('\n')[0]!
+    if (e.code === 'ERR_WAREHOUSE_LOCKED' && !parentPort) message = await lockedHint(loadConfig(), message)
     if (parentPort) {
       post({ ok: false, cancelled, message, code: cancelled ? 'ERR_CANCELLED' : isErrorCode(e.code) ? e.code : undefined, transient: !cancelled && isTransient(e) })
       if (cancelled) parentPort.postMessage('cancelled')
-    } else process.stderr.write(`${name}: ${message}\n`)
+    }
+    process.stderr.write(`${name}: ${message}\n`)
     process.exitCode = cancelled ? 130 : 1
   }
   // Bree ends the worker on 'done', whatever the outcome. Without it the thread stays

@@ -1,4 +1,3 @@
-import { isMainThread } from 'node:worker_threads'
 import { PipelineError } from '../errors.js'
 import { formatTestFailures, formatTransformSummary } from '../transform/report.js'
 import { DataTestError, runTransforms, type Layer } from '../transform/runTransforms.js'
@@ -23,8 +22,8 @@ export function main(): Promise<void> {
       try {
         return await runTransforms({ warehouse: rt.warehouse, layers: layersArg(args), signal, runId })
       } catch (err) {
-        // Run alone, show what failed; under Bree the error message names the tests.
-        if (err instanceof DataTestError && isMainThread) process.stderr.write(formatTestFailures(err.results))
+        // What failed, with offending rows: on the terminal run alone, in the task's log under Bree.
+        if (err instanceof DataTestError) process.stderr.write(formatTestFailures(err.results))
         throw err
       }
     },

@@ -2,7 +2,8 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api'
+import { DuckDBConnection, DuckDBInstance, StatementType, type DuckDBValue } from '@duckdb/node-api'
+import { readOnlyError } from './readOnlySql.js'
 import { PipelineError } from '../errors.js'
 import { duckdbCopyStatement } from '../load/duckdbCopy.js'
 import { ddlStatements } from './sqlFiles.js'
@@ -115,6 +116,24 @@ export class DuckDbWarehouse implements Warehouse {
       } finally {
         await this.leaveLoadSettings()
       }
+    })
+  }
+
+  /** DuckDB's own parser says how many statements there are and what each one is. */
+  assertReadOnly(sql: string): Promise<void> {
+    return this.exclusive(async () => {
+      let type: StatementType
+      try {
+        const extracted = await this.conn.extractStatements(sql)
+        if (extracted.count !== 1) throw readOnlyError(extracted.count === 0 ? 'the query is empty' : `send one statement at a time (got ${extracted.count})`)
+        const prepared = await extracted.prepare(0)
+        type = prepared.statementType
+        prepared.destroySync()
+      } catch (err) {
+        if (err instanceof PipelineError) throw err
+        throw new PipelineError('ERR_QUERY', (err as Error).message.split('\n')[0]!, { cause: err })
+      }
+      if (type !== StatementType.SELECT) throw readOnlyError(`a ${StatementType[type] ?? 'non-SELECT'} statement`)
     })
   }
 

@@ -2,6 +2,7 @@ import type { MessagePort } from 'node:worker_threads'
 import { isErrorCode, PipelineError } from '../errors.js'
 import type { WarehouseCancel, WarehouseReply, WarehouseRequest } from '../dag/protocol.js'
 import { currentQueryTag } from './queryTag.js'
+import { assertReadOnlySql } from './readOnlySql.js'
 import type { CopySpec, Row, Warehouse, WarehouseTx } from './warehouse.js'
 
 /**
@@ -82,6 +83,10 @@ export class RemoteWarehouse implements Warehouse {
     }
   }
   // eslint-disable-next-line require-yield
+  async assertReadOnly(sql: string): Promise<void> {
+    assertReadOnlySql(sql)
+  }
+
   async *stream(): AsyncIterable<{ columns: string[]; rows: unknown[][] }> {
     throw new PipelineError('ERR_WAREHOUSE', 'streaming queries are not available inside a job')
   }

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream'
 import type { Bind, Connection, ConnectionOptions, DataType, RowStatement, SnowflakeError } from 'snowflake-sdk'
 import type { Config } from '../config.js'
 import { oneLine, PipelineError, type ErrorCode } from '../errors.js'
+import { assertReadOnlySql } from './readOnlySql.js'
 import { ddlColumnTypes } from '../load/ddlColumnTypes.js'
 import { copyResult, snowflakeCopyStatements } from '../load/snowflakeCopy.js'
 import { currentQueryTag, queryTagText } from './queryTag.js'
@@ -425,6 +426,11 @@ export class SnowflakeWarehouse implements Warehouse {
         throw err
       }
     })
+  }
+
+  /** Snowflake types a statement only by running it: the lexical check (readOnlySql.ts). */
+  async assertReadOnly(sql: string): Promise<void> {
+    assertReadOnlySql(sql)
   }
 
   /**

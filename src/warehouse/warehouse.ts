@@ -49,6 +49,8 @@ export interface Warehouse extends Omit<WarehouseTx, 'copyFromStage'> {
   transaction<T>(fn: (tx: WarehouseTx) => Promise<T>): Promise<T>
   /** Streams a query's rows in chunks (never the whole result in memory). */
   stream(sql: string, signal?: AbortSignal): AsyncIterable<{ columns: string[]; rows: unknown[][] }>
+  /** Rejects (ERR_READ_ONLY) anything but one statement that only reads, without running it. */
+  assertReadOnly(sql: string): Promise<void>
   close(): Promise<void>
 }
 
