@@ -17,7 +17,7 @@ export async function throughDaemon(
   process.stderr.write(`a careplus daemon holds the warehouse: running ${tasks.join(', ')} through it (${daemon.base})\n`)
   const runId = await daemon.startRun({ tasks, args: opts.args, trigger: 'manual' }, { waitTurn: true, signal: opts.signal, onWait: (m) => process.stderr.write(m + '\n') })
   const r = await daemon.waitRun(runId, opts.signal)
-  if (r.run.state !== 'success') {
+  if (r.run.state !== 'success' && r.run.state !== 'success_with_failures') {
     throw new PipelineError('ERR_RUN_FAILED', `run ${runId} ${r.run.state}${r.run.error ? `: ${r.run.error}` : ''} (careplus logs ${runId})`)
   }
   return r

@@ -39,12 +39,12 @@ async function withLocalOrchestrator<T>(cfg: Config, signal: AbortSignal, fn: (o
 }
 
 /** Prints the run and sets the exit code: 0 success, 3 success with quarantined objects, 1 otherwise. */
-async function report(run: RunRecord, results: Record<string, unknown>, signal?: AbortSignal): Promise<void> {
+async function report(run: RunRecord, signal?: AbortSignal): Promise<void> {
   const [{ formatStatusGrid }, { runExitCode }] = await Promise.all([import('./statusGrid.js'), import('../dag/orchestrator.js')])
   await writeOut(process.stdout, formatStatusGrid([run], TASKS))
   // Cancelled by Ctrl-C/SIGTERM: the signal's reason, which exits 130 like any cancelled command.
   if (run.state === 'cancelled' && signal?.aborted) throw signal.reason
-  const code = runExitCode(run, results)
+  const code = runExitCode(run)
   if (code === 1) throw new PipelineError('ERR_RUN_FAILED', `run ${run.id} ${run.state}${run.error ? `: ${run.error}` : ''} (careplus logs ${run.id})`)
   if (code === 3) process.stderr.write(`run ${run.id} succeeded with quarantined objects (careplus failures lists them)\n`)
   process.exitCode = code
@@ -72,12 +72,12 @@ export function registerRunCommands(program: Command, ctx: Ctx): void {
           return
         }
         const r = await daemon.waitRun(runId, ctx.signal)
-        return report(r.run, r.results)
+        return report(r.run)
       }
       await withLocalOrchestrator(cfg, ctx.signal, async (orchestrator) => {
         const started = orchestrator.begin('manual', logical)!
         const run = await started.done
-        await report(run, orchestrator.resultsOf(run.id), ctx.signal)
+        await report(run, ctx.signal)
       })
     })
 
@@ -92,11 +92,11 @@ export function registerRunCommands(program: Command, ctx: Ctx): void {
       if (daemon) {
         await daemon.call('POST', `/runs/${encodeURIComponent(runId)}/clear`, { task }, ctx.signal)
         const r = await daemon.waitRun(runId, ctx.signal)
-        return report(r.run, r.results)
+        return report(r.run)
       }
       await withLocalOrchestrator(cfg, ctx.signal, async (orchestrator) => {
         const run = await (await orchestrator.clear(runId, task)).done
-        await report(run, orchestrator.resultsOf(run.id), ctx.signal)
+        await report(run, ctx.signal)
       })
     })
 
@@ -151,7 +151,7 @@ export function registerRunCommands(program: Command, ctx: Ctx): void {
       }
       const mine = runs.filter((r) => slots.some((s) => r.scheduled_for?.slice(0, 19) === s.toISOString().replace('T', ' ').slice(0, 19))).slice(0, slots.length)
       await writeOut(process.stdout, formatStatusGrid(mine, TASKS))
-      const failed = mine.filter((r) => r.state !== 'success')
+      const failed = mine.filter((r) => r.state !== 'success' && r.state !== 'success_with_failures')
       if (failed.length > 0) throw new PipelineError('ERR_RUN_FAILED', `backfill: ${failed.length} of ${slots.length} runs did not succeed (${failed.map((r) => r.id).join(', ')})`)
     })
 

@@ -3,7 +3,7 @@ import Table from 'cli-table3'
 import { taskLogPath } from '../dag/taskLog.js'
 import type { RunRecord, TaskRecord } from '../dag/runHistory.js'
 
-const MARK: Record<string, string> = { success: '✔', failed: '✘', skipped: '↷', cancelled: '⊘', running: '▶', retrying: '↻', pending: '·' }
+const MARK: Record<string, string> = { success: '✔', success_with_failures: '⚠', failed: '✘', skipped: '↷', cancelled: '⊘', running: '▶', retrying: '↻', pending: '·' }
 
 function cell(t: TaskRecord | undefined): string {
   if (!t) return ''

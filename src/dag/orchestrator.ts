@@ -280,9 +280,23 @@ export class Orchestrator {
     }
 
     const states = [...tasks.values()].map((t) => t.state)
-    const state: RunState = states.includes('cancelled') ? 'cancelled' : states.every((s) => s === 'success') ? 'success' : 'failed'
+    const quarantined = quarantinedObjects(this.results.get(runId) ?? {})
+    const state: RunState = states.includes('cancelled')
+      ? 'cancelled'
+      : !states.every((s) => s === 'success')
+        ? 'failed'
+        : quarantined > 0
+          ? 'success_with_failures'
+          : 'success'
     const failed = [...tasks.values()].find((t) => t.state === 'failed' || t.state === 'cancelled')
-    const error = state === 'success' ? null : failed ? `${failed.name}${failed.error_code ? ` (${failed.error_code})` : ''}: ${failed.error}` : null
+    const error =
+      state === 'success'
+        ? null
+        : state === 'success_with_failures'
+          ? `${quarantined} object${quarantined === 1 ? '' : 's'} quarantined (careplus failures lists them)`
+          : failed
+            ? `${failed.name}${failed.error_code ? ` (${failed.error_code})` : ''}: ${failed.error}`
+            : null
     await this.history.endRun(runId, state, error)
     const run = await this.history.get(runId)
     this.opts.onEvent?.({ type: 'run-end', run: run! })
@@ -420,10 +434,13 @@ export function taskCounts(r: Record<string, unknown>): Pick<TaskRecord, 'rows' 
 }
 
 /** A run's outcome as an exit code: 0 success, 3 success with quarantined objects (success_with_failures), 1 otherwise. */
-export function runExitCode(run: RunRecord, results: Record<string, unknown>): number {
-  if (run.state !== 'success') return 1
-  const quarantined = Object.values(results).some((r) => Array.isArray((r as { failures?: unknown }).failures) && (r as { failures: unknown[] }).failures.length > 0)
-  return quarantined ? 3 : 0
+export function runExitCode(run: RunRecord): number {
+  return run.state === 'success' ? 0 : run.state === 'success_with_failures' ? 3 : 1
+}
+
+/** Objects the run's tasks quarantined (an ingest's `failures`): a run with any is `success_with_failures`. */
+function quarantinedObjects(results: Record<string, unknown>): number {
+  return Object.values(results).reduce<number>((n, r) => n + (Array.isArray((r as { failures?: unknown }).failures) ? (r as { failures: unknown[] }).failures.length : 0), 0)
 }
 
 function numberOf(v: unknown): number | null {

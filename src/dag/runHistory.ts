@@ -1,7 +1,8 @@
 import { sqlTimestamp } from '../load/sqlTimestamp.js'
 import type { Warehouse } from '../warehouse/warehouse.js'
 
-export type RunState = 'running' | 'success' | 'failed' | 'skipped' | 'cancelled'
+/** `success_with_failures`: every task succeeded, but log objects were quarantined (`careplus failures`). */
+export type RunState = 'running' | 'success' | 'success_with_failures' | 'failed' | 'skipped' | 'cancelled'
 export type TaskState = RunState | 'pending' | 'retrying'
 
 export interface TaskRecord {
@@ -76,7 +77,7 @@ export class RunHistory {
   }
 
   async hasSuccessfulRunFor(scheduledFor: Date): Promise<boolean> {
-    const rows = await this.wh.query("SELECT count(*) AS n FROM ops.runs WHERE state = 'success' AND scheduled_for = CAST(? AS TIMESTAMP)", [sqlTimestamp(scheduledFor)])
+    const rows = await this.wh.query("SELECT count(*) AS n FROM ops.runs WHERE state IN ('success', 'success_with_failures') AND scheduled_for = CAST(? AS TIMESTAMP)", [sqlTimestamp(scheduledFor)])
     return Number(rows[0]!.n) > 0
   }
 

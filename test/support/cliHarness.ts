@@ -1,39 +1,13 @@
 import path from 'node:path'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { createServer } from 'node:net'
+import { spawn, type ChildProcess } from 'node:child_process'
 import type { Test } from 'tap'
 import { seedTickets } from '../../src/sources/ticketSeeder.js'
 import { generateLogs } from '../../src/generate/logGenerator.js'
 import { MYSQL, mysqlEnv, testDatabase } from './mysql.js'
 
-/** Driving the compiled CLI and a real daemon from tests. */
-const ROOT = path.resolve(import.meta.dirname, '../..')
-export const CLI = path.join(ROOT, 'dist/src/cli.js')
-
-export async function freePort(): Promise<number> {
-  const srv = createServer().listen(0, '127.0.0.1')
-  await once(srv, 'listening')
-  const port = (srv.address() as { port: number }).port
-  srv.close()
-  await once(srv, 'close')
-  return port
-}
-
-export function cli(home: string, env: Record<string, string>, args: string[]) {
-  return spawnSync(process.execPath, [CLI, ...args], { cwd: home, encoding: 'utf8', env: { PATH: process.env.PATH, ...env }, timeout: 180_000 })
-}
-
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn().catch(() => undefined)
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await sleep(100)
-  }
-}
+/** Driving the compiled CLI and a real daemon from tests (the process helpers are daemonProcess.ts's). */
+export { CLI, cli, freePort, until } from './daemonProcess.js'
+import { CLI, cli, freePort } from './daemonProcess.js'
 
 export async function status(port: number): Promise<{ runs: Array<{ id: string; state: string; trigger: string; scheduled_for: string | null; started_at: string; ended_at: string | null; tasks: Array<{ name: string; state: string; attempts: number; error_code: string | null }> }> }> {
   const res = await fetch(`http://127.0.0.1:${port}/status`)
