@@ -223,7 +223,8 @@ t.test('a few hundred malformed requests: every one a 4xx JSON error or a closed
   const pausedAt = new Date().toISOString().replace('T', ' ').slice(0, 19)
   const skipped = await until('a tick skipped while paused', async () => statusOf(cwd, env, 200).find((r) => r.state === 'skipped' && /paused/.test(r.error ?? '') && (r as { started_at?: string }).started_at! > pausedAt), 60_000)
   t.match(skipped, { trigger: 'schedule', error: /careplus unpause/ })
-  t.match(d.logs(), /the schedule is paused: this scheduled run is skipped/)
+  // The daemon logs the skip before it records it, but its stdout reaches this process through a pipe, a moment later.
+  t.ok(await until('the skip in the daemon log', async () => (/the schedule is paused: this scheduled run is skipped/.test(d.logs()) ? true : undefined), 10_000))
   t.equal(cli(cwd, env, ['unpause']).status, 0)
   const resumedAt = new Date().toISOString().replace('T', ' ').slice(0, 19)
   await until('a scheduled run after unpause', async () => statusOf(cwd, env, 200).find((r) => r.trigger === 'schedule' && r.state === 'success' && (r as { started_at?: string }).started_at! > resumedAt), 120_000)
