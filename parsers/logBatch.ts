@@ -4,8 +4,9 @@
  * copies the spans' bytes; `rows` builds `LogRecord`s from the same spans, for
  * tests and `--format jsonl`. A span is a `[start, end)` byte range of the
  * row's buffer (`buffer(r)`), which is the chunk the block was parsed from or,
- * for a block completed across chunks, a copy of its bytes: a batch keeps
- * those buffers alive, so a chunk must not be changed after it was pushed
+ * for a block completed across chunks, a copy of its bytes. Rows come in runs
+ * sharing a buffer (usually one run: the chunk's), which the encoder copies
+ * whole. A batch keeps those buffers alive, so a chunk must not be changed after it was pushed
  * (Node streams never reuse a chunk they emitted).
  */
 import type { LogRecord, LogReject, ParseBatch } from './logRecord.js'
@@ -33,12 +34,13 @@ export const Span = {
 export const SPAN_COUNT = 14
 /** Int32s per row in `spans`: a start and an end per slot, then the block's start and end. */
 export const ROW_STRIDE = 2 * SPAN_COUNT + 2
-const BLOCK_START = 2 * SPAN_COUNT
-const BLOCK_END = BLOCK_START + 1
+export const BLOCK_START = 2 * SPAN_COUNT
+export const BLOCK_END = BLOCK_START + 1
 
 /** Row flags: the number's bytes are exactly `'' + value` (so the encoder copies them). */
 export const VERBATIM_RESPONSE_TIME = 1
 export const VERBATIM_CPU = 2
+export const VERBATIM_BOTH = VERBATIM_RESPONSE_TIME | VERBATIM_CPU
 
 const MIN_CAPACITY = 16
 
@@ -54,7 +56,11 @@ export class LogBatch implements ParseBatch {
   flags: Uint8Array
   /** Sum of the rows' block lengths (what the encoder sizes its output from). */
   blockBytes = 0
-  private buffers: Buffer[] = []
+  /** Rows whose numbers are not both verbatim (the encoder prints those), in order. */
+  readonly printRows: number[] = []
+  /** Run k of rows sharing a buffer starts at row `runStarts[k]`, its buffer `runBuffers[k]`. */
+  private readonly runStarts: number[] = []
+  private readonly runBuffers: Buffer[] = []
   private records: LogRecord[] | undefined
 
   constructor(
@@ -72,7 +78,25 @@ export class LogBatch implements ParseBatch {
 
   /** The buffer row `r`'s spans point into. */
   buffer(r: number): Buffer {
-    return this.buffers[r]!
+    const starts = this.runStarts
+    let k = starts.length - 1
+    while (starts[k]! > r) k--
+    return this.runBuffers[k]!
+  }
+
+  /** Runs of rows sharing a buffer. */
+  get runCount(): number {
+    return this.runStarts.length
+  }
+
+  /** Run `k`'s first row. */
+  runStart(k: number): number {
+    return this.runStarts[k]!
+  }
+
+  /** Run `k`'s buffer. */
+  runBuffer(k: number): Buffer {
+    return this.runBuffers[k]!
   }
 
   /** The records, built from the spans on first use. Not for the hot path: the stage encodes the spans. */
@@ -100,14 +124,18 @@ export class LogBatch implements ParseBatch {
     this.spans[at + BLOCK_END] = end
     this.sourceLine[r] = line
     this.blockBytes += end - start
-    this.buffers.push(buf)
+    if ((this.flags[r]! & VERBATIM_BOTH) !== VERBATIM_BOTH) this.printRows.push(r)
+    if (this.runBuffers[this.runBuffers.length - 1] !== buf) {
+      this.runStarts.push(r)
+      this.runBuffers.push(buf)
+    }
   }
 
   private materialise(): LogRecord[] {
     const out: LogRecord[] = new Array<LogRecord>(this.rowCount)
     const spans = this.spans
     for (let r = 0; r < this.rowCount; r++) {
-      const buf = this.buffers[r]!
+      const buf = this.buffer(r)
       const at = r * ROW_STRIDE
       const str = (slot: number): string => buf.toString('utf8', spans[at + 2 * slot]!, spans[at + 2 * slot + 1]!)
       out[r] = {

@@ -1,113 +1,77 @@
 /**
  * The stage's CSV for parsed log records, written from the parser's byte
- * spans (`LogBatch`) straight into an output Buffer: each value's bytes are
- * copied a word at a time while the same words are checked for a byte that
- * needs quoting, so no JS string is built per field. Byte for byte what
+ * spans (`LogBatch`) by a WebAssembly kernel (`logCsvKernel.ts`): no JS
+ * string is built per field. Byte for byte what
  * `encodeCsvBatch(batch.rows, LOG_COLUMNS)` writes (the dialect is in
  * csvEncoding.ts; test/sinks/logCsvEncoder.test.ts holds the two together):
  *  - strings: the block is valid UTF-8 (the parser checked it), so its bytes
  *    are the value's UTF-8 encoding; quoted, `"` doubled, when they hold
  *    `"`, `,`, `\n` or `\r`; an empty value is `""`;
  *  - numbers: their bytes when the parser flagged them verbatim (what
- *    `'' + value` prints), else `'' + value` (leading zeros, `-0`, 16+ digits);
+ *    `'' + value` prints), else `'' + value` (leading zeros, `-0`, 16+ digits),
+ *    written beside the input for the kernel to copy like any other span;
  *  - `_source_file`: encoded once per source; `_source_line`: its digits.
+ *
+ * Rows go to the kernel in windows of about WINDOW_BYTES of input, so its
+ * memory stays small whatever a batch holds. Per window, its memory holds:
+ *
+ *   [_source_file field + ','][spans, 30 int32 a row][line numbers, f64]
+ *   [numbers printed by JS][input bytes, one region per source buffer][CSV]
+ *
+ * each region followed by 16 bytes of slack for the kernel's 16-byte loads
+ * and stores.
  */
-import { ROW_STRIDE, SPAN_COUNT, Span, VERBATIM_CPU, VERBATIM_RESPONSE_TIME, type LogBatch } from '../parsers/logBatch.js'
+import { BLOCK_END, BLOCK_START, ROW_STRIDE, SPAN_COUNT, Span, VERBATIM_CPU, VERBATIM_RESPONSE_TIME, type LogBatch } from '../parsers/logBatch.js'
 import { csvField } from './csvEncoding.js'
+import { logCsvKernel, type LogCsvKernel } from './logCsvKernel.js'
 
-const COMMA = 0x2c
-const QUOTE = 0x22
-const LF = 0x0a
 /** Bytes per row beyond twice its block: 14 quote pairs, 16 delimiters, two printed numbers (11 + 24), a line number (16). */
 const ROW_OVERHEAD_BYTES = 28 + 16 + 35 + 16
-/** A copy may write up to this many bytes past a field's end (they are overwritten by what follows). */
-const WORD_PAD = 3
+/** What the kernel may read or write past a region's end. */
+const SLACK = 16
+/** Input bytes handed to the kernel at once (at least one block, however big). */
+const WINDOW_BYTES = 1024 * 1024
+/** Room for one row's printed numbers: an int32 (11) and a double (24). */
+const PRINTED_BYTES = 11 + 24
 
-/** The high bits of the first n bytes of a little-endian word. */
-const TAIL_MASK = Int32Array.of(0, 0x80, 0x8080, 0x808080)
-/** 1 for the bytes a CSV field must be quoted for. */
-const NEEDS_QUOTES = new Uint8Array(256)
-NEEDS_QUOTES[QUOTE] = NEEDS_QUOTES[COMMA] = NEEDS_QUOTES[LF] = NEEDS_QUOTES[0x0d] = 1
+// The kernel reads 14 span pairs in a 30-int32 row (logCsvKernel.wat's encodeRows).
+if (SPAN_COUNT !== 14 || ROW_STRIDE !== 30) throw new Error('logCsvKernel.wat assumes 14 spans in rows of 30 int32s')
 
-/**
- * Whether any byte of the little-endian word `v` is `"`, `,` or `\r` (a
- * span lies within one line, so it holds no `\n`): high bit set per such
- * byte, possibly also above one, so only zero vs non-zero is meaningful. The
- * classic "has a zero byte" test on `v` XOR each byte repeated. A borrow only
- * runs upwards from a byte that matched, so masking out the bytes past a
- * field's end (TAIL_MASK) keeps it exact.
- */
-function specialBytes(v: number): number {
-  const q = v ^ 0x22222222
-  const c = v ^ 0x2c2c2c2c
-  const r = v ^ 0x0d0d0d0d
-  return (((q - 0x01010101) & ~q) | ((c - 0x01010101) & ~c) | ((r - 0x01010101) & ~r)) & 0x80808080
-}
-
-/**
- * Non-zero when `v` may hold a byte that needs quoting: exact for ASCII
- * words, and also non-zero for any byte >= 0x80 (then `specialBytes`
- * decides). Cheaper than `specialBytes`: it skips the `& ~x` of each test,
- * which only matters for bytes >= 0x80.
- */
-function maybeSpecial(v: number): number {
-  return (((v ^ 0x22222222) - 0x01010101) | ((v ^ 0x2c2c2c2c) - 0x01010101) | ((v ^ 0x0d0d0d0d) - 0x01010101) | v) & 0x80808080
+function align16(n: number): number {
+  return (n + 15) & ~15
 }
 
 export class LogCsvEncoder {
   private sourceFile: string | undefined
-  /** `_source_file` as a CSV field, with the delimiters around it. */
+  /** `_source_file` as a CSV field, with the delimiter after it. */
   private sourceFileBytes: Buffer = Buffer.alloc(0)
+  /** Per window: the source buffers' runs of rows, as (first row, last row + 1, delta) triples, reused. */
+  private runs: number[] = []
 
   /** An upper bound of the bytes `encodeInto` writes for `batch`. */
   maxBytes(batch: LogBatch): number {
     this.useSourceFile(batch.sourceFile)
-    return 2 * batch.blockBytes + batch.rowCount * (ROW_OVERHEAD_BYTES + this.sourceFileBytes.length) + WORD_PAD
+    return 2 * batch.blockBytes + batch.rowCount * (ROW_OVERHEAD_BYTES + this.sourceFileBytes.length)
   }
 
   /** Writes the CSV rows of `batch` into `out` from `offset` (room for `maxBytes(batch)`); returns where they end. */
   encodeInto(batch: LogBatch, out: Buffer, offset: number): number {
     const need = this.maxBytes(batch)
     if (out.length - offset < need) throw new RangeError(`LogCsvEncoder: ${need} bytes needed from offset ${offset}, the buffer holds ${out.length}`)
-    const outView = new DataView(out.buffer, out.byteOffset, out.byteLength)
+    const kernel = logCsvKernel()
+    if (batch.blockBytes <= WINDOW_BYTES) return this.encodeWindow(kernel, batch, 0, batch.rowCount, batch.blockBytes, out, offset)
+    // A batch bigger than a window (a big chunk pushed at once) goes in windows of whole rows.
     const spans = batch.spans
-    const flags = batch.flags
-    const sourceFile = this.sourceFileBytes
-    const sourceFileView = new DataView(sourceFile.buffer, sourceFile.byteOffset, sourceFile.byteLength)
-    const sourceFileLength = sourceFile.length - WORD_PAD
     let o = offset
-    let src: Buffer | undefined
-    let view: DataView = outView
-    for (let r = 0; r < batch.rowCount; r++) {
-      const buf = batch.buffer(r)
-      if (buf !== src) {
-        src = buf
-        view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
-      }
-      const at = r * ROW_STRIDE
-      // The timestamp is digits, '-', ':' and ' ' (the header pattern): never quoted.
-      o = copyWords(view, buf.length, spans[at]!, spans[at + 1]!, outView, o)
-      out[o++] = COMMA
-      for (let k = at + 2; k < at + 2 * Span.response_time_ms; k += 2) {
-        o = copyField(buf, view, spans[k]!, spans[k + 1]!, out, outView, o)
-        out[o++] = COMMA
-      }
-      const f = flags[r]!
-      const rt = at + 2 * Span.response_time_ms
-      if ((f & VERBATIM_RESPONSE_TIME) !== 0) o = copyWords(view, buf.length, spans[rt]!, spans[rt + 1]!, outView, o)
-      else o += out.write('' + batch.responseTimeMs[r]!, o, 'latin1')
-      out[o++] = COMMA
-      const cpu = at + 2 * Span.cpu_percent
-      if ((f & VERBATIM_CPU) !== 0) o = copyWords(view, buf.length, spans[cpu]!, spans[cpu + 1]!, outView, o)
-      else o += out.write('' + batch.cpuPercent[r]!, o, 'latin1')
-      out[o++] = COMMA
-      for (let k = at + 2 * Span.event_type; k < at + 2 * SPAN_COUNT; k += 2) {
-        o = copyField(buf, view, spans[k]!, spans[k + 1]!, out, outView, o)
-        out[o++] = COMMA
-      }
-      o = copyWords(sourceFileView, sourceFile.length, 0, sourceFileLength, outView, o)
-      o = writeUint(out, o, batch.sourceLine[r]!)
-      out[o++] = LF
+    for (let r = 0; r < batch.rowCount; ) {
+      let to = r
+      let bytes = 0
+      do {
+        bytes += spans[to * ROW_STRIDE + BLOCK_END]! - spans[to * ROW_STRIDE + BLOCK_START]!
+        to++
+      } while (to < batch.rowCount && bytes + spans[to * ROW_STRIDE + BLOCK_END]! - spans[to * ROW_STRIDE + BLOCK_START]! <= WINDOW_BYTES)
+      o = this.encodeWindow(kernel, batch, r, to, bytes, out, o)
+      r = to
     }
     return o
   }
@@ -118,116 +82,85 @@ export class LogCsvEncoder {
     return out.subarray(0, this.encodeInto(batch, out, 0))
   }
 
+  /** Rows [r0, r1) of `batch`, whose blocks hold `blockBytes`, through the kernel into `out` at `o`. */
+  private encodeWindow(kernel: LogCsvKernel, batch: LogBatch, r0: number, r1: number, blockBytes: number, out: Buffer, o: number): number {
+    const spans = batch.spans
+    const n = r1 - r0
+    const sf = this.sourceFileBytes
+
+    // The window's part of each run of rows sharing a buffer: first row, end row, and (below) its delta.
+    const runs = this.runs
+    runs.length = 0
+    let inputBytes = 0
+    for (let k = 0; k < batch.runCount; k++) {
+      const first = Math.max(r0, batch.runStart(k))
+      const end = Math.min(r1, k + 1 < batch.runCount ? batch.runStart(k + 1) : batch.rowCount)
+      if (first >= end) continue
+      runs.push(first, end, k)
+      inputBytes += spans[(end - 1) * ROW_STRIDE + BLOCK_END]! - spans[first * ROW_STRIDE + BLOCK_START]! + SLACK
+    }
+    const printRows = batch.printRows
+    let p0 = 0
+    while (p0 < printRows.length && printRows[p0]! < r0) p0++
+    let p1 = p0
+    while (p1 < printRows.length && printRows[p1]! < r1) p1++
+
+    const spansAt = align16(sf.length + SLACK)
+    const linesAt = spansAt + n * ROW_STRIDE * 4
+    const printedAt = linesAt + n * 8
+    const inputAt = align16(printedAt + (p1 - p0) * PRINTED_BYTES + SLACK)
+    const outAt = align16(inputAt + inputBytes)
+    const outBytes = 2 * blockBytes + n * (ROW_OVERHEAD_BYTES + sf.length)
+    kernel.reserve(outAt + outBytes + SLACK)
+
+    const mem = kernel.bytes
+    const i32 = kernel.i32
+    sf.copy(mem, 0)
+    i32.set(spans.subarray(r0 * ROW_STRIDE, r1 * ROW_STRIDE), spansAt >> 2)
+    kernel.f64.set(batch.sourceLine.subarray(r0, r1), linesAt >> 3)
+
+    let at = inputAt
+    for (let k = 0; k < runs.length; k += 3) {
+      const first = runs[k]!
+      const from = spans[first * ROW_STRIDE + BLOCK_START]!
+      const to = spans[(runs[k + 1]! - 1) * ROW_STRIDE + BLOCK_END]!
+      batch.runBuffer(runs[k + 2]!).copy(mem, at, from, to)
+      // What turns the run's offsets in its buffer into offsets in the memory.
+      runs[k + 2] = at - from
+      at += to - from + SLACK
+    }
+
+    // A number the parser could not take verbatim is printed beside the input, and its span pointed at the print (less its run's delta).
+    let p = printedAt
+    let k = 0
+    for (let i = p0; i < p1; i++) {
+      const r = printRows[i]!
+      while (r >= runs[k + 1]!) k += 3
+      const delta = runs[k + 2]!
+      const f = batch.flags[r]!
+      const row = (spansAt >> 2) + (r - r0) * ROW_STRIDE
+      if ((f & VERBATIM_RESPONSE_TIME) === 0) {
+        i32[row + 2 * Span.response_time_ms] = p - delta
+        p += mem.write('' + batch.responseTimeMs[r]!, p, 'latin1')
+        i32[row + 2 * Span.response_time_ms + 1] = p - delta
+      }
+      if ((f & VERBATIM_CPU) === 0) {
+        i32[row + 2 * Span.cpu_percent] = p - delta
+        p += mem.write('' + batch.cpuPercent[r]!, p, 'latin1')
+        i32[row + 2 * Span.cpu_percent + 1] = p - delta
+      }
+    }
+
+    let end = outAt
+    for (let k = 0; k < runs.length; k += 3) {
+      end = kernel.encodeRows(spansAt, linesAt, runs[k]! - r0, runs[k + 1]! - r0, runs[k + 2]!, 0, sf.length, end)
+    }
+    return o + mem.copy(out, o, outAt, end)
+  }
+
   private useSourceFile(name: string): void {
     if (name === this.sourceFile) return
     this.sourceFile = name
-    // Padded so that it, too, can be copied a whole word at a time.
-    this.sourceFileBytes = Buffer.from(csvField(name) + ',' + '\0'.repeat(WORD_PAD))
+    this.sourceFileBytes = Buffer.from(csvField(name) + ',')
   }
-}
-
-/**
- * Copies `src[s, e)` to `out` at `o` as a CSV field, four bytes at a time
- * while checking them for bytes that need quoting. At the first such byte,
- * what was copied moves one byte right behind an opening quote and the rest
- * is copied quoted (`"` doubled). Returns the offset after the field.
- */
-function copyField(src: Buffer, view: DataView, s: number, e: number, out: Buffer, outView: DataView, o: number): number {
-  if (s === e) {
-    out[o] = QUOTE
-    out[o + 1] = QUOTE
-    return o + 2
-  }
-  let i = s
-  let p = o
-  for (; i + 4 <= e; i += 4, p += 4) {
-    const v = view.getInt32(i, true)
-    if (maybeSpecial(v) !== 0 && specialBytes(v) !== 0) return copyQuoted(src, view, i, e, out, outView, o, p)
-    outView.setInt32(p, v, true)
-  }
-  if (i === e) return p
-  if (i + 4 <= src.length) {
-    // The last 1–3 bytes as one word, the bytes past `e` masked out of the check.
-    const v = view.getInt32(i, true)
-    if ((specialBytes(v) & TAIL_MASK[e - i]!) !== 0) return copyQuoted(src, view, i, e, out, outView, o, p)
-    outView.setInt32(p, v, true)
-    return p + (e - i)
-  }
-  for (; i < e; i++) {
-    const b = src[i]!
-    if (NEEDS_QUOTES[b] !== 0) return copyQuoted(src, view, i, e, out, outView, o, p)
-    out[p++] = b
-  }
-  return p
-}
-
-/** `src[s, e)` at `o`, a word at a time (the last word may run past `e`, see WORD_PAD); returns `o + (e - s)`. */
-function copyWords(view: DataView, length: number, s: number, e: number, outView: DataView, o: number): number {
-  let i = s
-  let p = o
-  for (; i + 4 <= e; i += 4, p += 4) outView.setInt32(p, view.getInt32(i, true), true)
-  if (i === e) return p
-  if (i + 4 <= length) {
-    outView.setInt32(p, view.getInt32(i, true), true)
-    return p + (e - i)
-  }
-  for (; i < e; i++) outView.setUint8(p++, view.getUint8(i))
-  return p
-}
-
-/** The field starting at `o` needs quotes: `out[o, p)` holds its first bytes, `src[i, e)` the rest. */
-function copyQuoted(src: Buffer, view: DataView, i: number, e: number, out: Buffer, outView: DataView, o: number, p: number): number {
-  out.copyWithin(o + 1, o, p)
-  out[o] = QUOTE
-  p++
-  for (; i + 4 <= e; i += 4) {
-    const v = view.getInt32(i, true)
-    const q = v ^ 0x22222222
-    if (((q - 0x01010101) & ~q & 0x80808080) === 0) {
-      outView.setInt32(p, v, true)
-      p += 4
-    } else {
-      for (let k = i; k < i + 4; k++) {
-        const b = src[k]!
-        if (b === QUOTE) out[p++] = QUOTE
-        out[p++] = b
-      }
-    }
-  }
-  for (; i < e; i++) {
-    const b = src[i]!
-    if (b === QUOTE) out[p++] = QUOTE
-    out[p++] = b
-  }
-  out[p++] = QUOTE
-  return p
-}
-
-/** The decimal digits of the non-negative integer `v` (< 2^53) at `o`; returns the offset after them. */
-function writeUint(out: Buffer, o: number, v: number): number {
-  if (v <= 0x7fffffff) return writeSmallUint(out, o, v | 0)
-  let digits = 1
-  for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++
-  let p = o + digits
-  let x = v
-  do {
-    const q = Math.floor(x / 10)
-    out[--p] = 48 + (x - 10 * q)
-    x = q
-  } while (x > 0)
-  return o + digits
-}
-
-/** As `writeUint`, in int32 arithmetic. */
-function writeSmallUint(out: Buffer, o: number, v: number): number {
-  let digits = 1
-  for (let x = v; x >= 10; x = (x / 10) | 0) digits++
-  let p = o + digits
-  let x = v
-  do {
-    const q = (x / 10) | 0
-    out[--p] = 48 + (x - 10 * q)
-    x = q
-  } while (x > 0)
-  return o + digits
 }
