@@ -1,4 +1,4 @@
-/** `parse-csv-gzip-1mb-chunk`: as `parse-csv-gzip`, with a 1 MiB zlib output buffer instead of the stage's 128 KiB. */
+/** `parse-csv-gzip-1mb-chunk`: as `parse-csv-gzip`, with a 1 MiB zlib output buffer instead of the stage's 256 KiB. */
 import { constants as zlibConstants } from 'node:zlib'
 import type { BenchCase } from '../harness.js'
 import { runParseCsvGzip } from './parseCsvGzip.js'
