@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import { PipelineError } from '../errors.js'
+import { projectRoot } from '../projectRoot.js'
 
 export const EMBEDDED_BUCKET = 'careplus'
 /** s3rver accepts any key pair; these are its documented defaults. */
@@ -17,16 +17,6 @@ export interface EmbeddedS3 {
   stop(opts?: { kill?: boolean }): Promise<void>
 }
 
-/** The project root: the nearest folder above this module holding package.json. */
-export function projectRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url))
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir)
-    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url))
-    dir = up
-  }
-  return dir
-}
 
 /** The compiled server entry: tests run from TypeScript sources, the child always runs built JS. */
 function serverEntry(): string {

@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
-import { projectRoot } from '../s3/embeddedS3.js'
+import { projectRoot } from '../projectRoot.js'
 
 export function sqlDir(): string {
   return path.join(projectRoot(), 'sql')
