@@ -1,9 +1,9 @@
 import t from 'tap'
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import path from 'node:path'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { freePort } from './support/daemonProcess.js'
 import { independentS3 } from './support/independentS3.js'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
@@ -193,15 +193,6 @@ t.test('configuration and connection errors: one line, non-zero, no secrets', as
   t.match(unreachable.stderr, /^careplus: cannot list s3:\/\/careplus\/logs\/: connection refused\n$/)
   t.notMatch(unreachable.stderr, /very-secret-value/)
 })
-
-async function freePort(): Promise<number> {
-  const srv = createServer().listen(0, '127.0.0.1')
-  await once(srv, 'listening')
-  const port = (srv.address() as { port: number }).port
-  srv.close()
-  await once(srv, 'close')
-  return port
-}
 
 t.test('s3 serve: the printed settings work as pasted; stopped by SIGINT', async (t) => {
   const home = t.testdir({ 'a.log': BLOCK, client: {} })

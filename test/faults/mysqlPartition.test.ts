@@ -5,9 +5,8 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { loadConfig } from '../../src/config.js'
 import { ingestTickets } from '../../src/pipelines/ingestTickets.js'
-import { SUPPORT_TICKETS_DDL, TICKET_SOURCE_COLUMNS } from '../../src/sources/tickets/schema.js'
 import { DuckDbWarehouse } from '../../src/warehouse/duckdbWarehouse.js'
-import { MYSQL, mysqlEnv, testDatabase } from '../support/mysql.js'
+import { fillSupportTickets, MYSQL, mysqlEnv, testDatabase } from '../support/mysql.js'
 import { testRuntime } from '../support/runtime.js'
 import { socketsHeldTo, startTcpFaultProxy } from './tcpFaultProxy.js'
 
@@ -18,11 +17,7 @@ const TICKETS = 20_000
 /** A table far larger than what the proxy lets through before it stalls (~3 MB of rows). */
 async function bigTable(t: Tap.Test): Promise<{ database: string; q: (sql: string, v?: unknown[]) => Promise<Record<string, unknown>[]> }> {
   const { database, q } = await testDatabase(t)
-  await q(SUPPORT_TICKETS_DDL)
-  await q(`INSERT INTO support_tickets (${TICKET_SOURCE_COLUMNS.join(', ')})
-           SELECT concat('TCKP', lpad(seq, 7, '0')), concat('2025-07-', lpad(1 + seq % 28, 2, '0'), ' 12:00:00'), NULL, 'Ann', 'Low', '1', 'Billing', 'Chat', 'Open',
-                  concat(md5(seq), md5(seq + 1), md5(seq + 2))
-           FROM seq_1_to_${TICKETS}`)
+  await fillSupportTickets(q, 'TCKP', TICKETS)
   return { database, q }
 }
 

@@ -4,9 +4,8 @@ import { once } from 'node:events'
 import { existsSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { SUPPORT_TICKETS_DDL, TICKET_SOURCE_COLUMNS } from '../../src/sources/tickets/schema.js'
 import { DuckDbWarehouse } from '../../src/warehouse/duckdbWarehouse.js'
-import { mysqlEnv, testDatabase } from '../support/mysql.js'
+import { fillSupportTickets, mysqlEnv, testDatabase } from '../support/mysql.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const CLI = path.join(ROOT, 'dist/src/cli.js')
@@ -26,11 +25,7 @@ function stagedKeys(s3Dir: string): string[] {
 
 t.test('kill -9 ingest-tickets at 5 moments: the next run leaves no uncommitted stage folder and loads every ticket once', async (t) => {
   const { database, q } = await testDatabase(t)
-  await q(SUPPORT_TICKETS_DDL)
-  await q(`INSERT INTO support_tickets (${TICKET_SOURCE_COLUMNS.join(', ')})
-           SELECT concat('TCKK', lpad(seq, 7, '0')), concat('2025-07-', lpad(1 + seq % 28, 2, '0'), ' 12:00:00'), NULL, 'Ann', 'Low', '1', 'Billing', 'Chat', 'Open',
-                  concat(md5(seq), md5(seq + 1), md5(seq + 2))
-           FROM seq_1_to_${TICKETS}`)
+  await fillSupportTickets(q, 'TCKK', TICKETS)
   const home = t.testdir()
   const careplusHome = path.join(home, '.careplus')
   const s3Dir = path.join(careplusHome, 's3')

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Test } from 'tap'
 import type { Connection } from 'mysql2'
 import { closeMysql, connectMysql, queryMysql } from '../../src/sources/mysql.js'
+import { SUPPORT_TICKETS_DDL, TICKET_SOURCE_COLUMNS } from '../../src/sources/tickets/schema.js'
 
 export const MYSQL = { host: process.env.MYSQL_HOST ?? '127.0.0.1', port: Number(process.env.MYSQL_PORT ?? 3306), user: process.env.MYSQL_USER ?? 'root', password: process.env.MYSQL_PASSWORD ?? '' }
 
@@ -21,4 +22,18 @@ export async function testDatabase(t: Test): Promise<{ database: string; conn: C
 
 export function mysqlEnv(database: string): Record<string, string> {
   return { MYSQL_HOST: MYSQL.host, MYSQL_PORT: String(MYSQL.port), MYSQL_USER: MYSQL.user, MYSQL_PASSWORD: MYSQL.password, MYSQL_DATABASE: database }
+}
+
+/**
+ * Creates `support_tickets` and fills it with `n` generated tickets,
+ * `<prefix>0000001`…, created on 2025-07-01…28 at noon, each with ~100 bytes
+ * of notes: the big tables of the kill and fault tests, made by MariaDB
+ * itself (its seq_1_to_N table) in one statement.
+ */
+export async function fillSupportTickets(q: (sql: string) => Promise<unknown>, prefix: string, n: number): Promise<void> {
+  await q(SUPPORT_TICKETS_DDL)
+  await q(`INSERT INTO support_tickets (${TICKET_SOURCE_COLUMNS.join(', ')})
+           SELECT concat('${prefix}', lpad(seq, 7, '0')), concat('2025-07-', lpad(1 + seq % 28, 2, '0'), ' 12:00:00'), NULL, 'Ann', 'Low', '1', 'Billing', 'Chat', 'Open',
+                  concat(md5(seq), md5(seq + 1), md5(seq + 2))
+           FROM seq_1_to_${n}`)
 }
