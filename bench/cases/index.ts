@@ -10,6 +10,7 @@ export const CASES: Readonly<Record<string, { load: Loader; prepare?: true }>> =
   'split2-lines': { load: () => import('./split2Lines.js') },
   parse: { load: () => import('./parse.js') },
   'parse-csv': { load: () => import('./parseCsv.js') },
+  'csv-encode': { load: () => import('./csvEncode.js') },
   'cli-parse': { load: () => import('./cliParse.js') },
   'parse-csv-gzip': { load: () => import('./parseCsvGzip.js') },
   'parse-csv-gzip-3': { load: () => import('./parseCsvGzip3.js') },
