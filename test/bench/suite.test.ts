@@ -6,7 +6,7 @@ import { generateLogs } from '../../src/generate/logGenerator.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const RUNNER = path.join(ROOT, 'dist/bench/run.js')
-const CASE_NAMES = ['node-idle', 'cli-startup', 'read', 'split2-lines', 'parse', 'parse-csv', 'cli-parse', 'parse-csv-gzip', 'parse-csv-gzip-3', 'parse-csv-gzip-1', 'parse-csv-gzip-2files', 'parse-csv-gzip-1mb-chunk', 'stage-e2e', 'load-1-object', 'get-5000-objects', 'load-5000-objects', 'stage-e2e-10x']
+const CASE_NAMES = ['node-idle', 'cli-startup', 'read', 'split2-lines', 'parse', 'parse-csv', 'csv-encode', 'cli-parse', 'parse-csv-gzip', 'parse-csv-gzip-3', 'parse-csv-gzip-1', 'parse-csv-gzip-2files', 'parse-csv-gzip-1mb-chunk', 'stage-e2e', 'load-1-object', 'get-5000-objects', 'load-5000-objects', 'stage-e2e-10x']
 /** The many-small-objects cases read the input's first blocks (at most ~10 MB), the same ones each. */
 const SLICE_CASES = ['load-1-object', 'get-5000-objects', 'load-5000-objects']
 /** The process cases that read no input: a process's start and exit only. */
