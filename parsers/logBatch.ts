@@ -2,12 +2,12 @@
  * What the block parser fills per input chunk: its records as spans of the
  * input bytes, and its rejects. The stage's CSV encoder (`sinks/logCsvEncoder.ts`)
  * copies the spans' bytes; `rows` builds `LogRecord`s from the same spans, for
- * tests and `--format jsonl`. A span is a `[start, end)` byte range of the
- * row's buffer (`buffer(r)`), which is the chunk the block was parsed from or,
- * for a block completed across chunks, a copy of its bytes. Rows come in runs
- * sharing a buffer (usually one run: the chunk's), which the encoder copies
- * whole. A batch keeps those buffers alive, so a chunk must not be changed after it was pushed
- * (Node streams never reuse a chunk they emitted).
+ * tests and `--format jsonl`. A span is a `[start, end)` byte range of its
+ * row's buffer: the chunk the block was parsed from or, for a block completed
+ * across chunks, a copy of its bytes. Rows come in runs sharing a buffer
+ * (usually one run: the chunk's; `runStart(k)`, `runBuffer(k)`), which the
+ * encoder copies whole. A batch keeps those buffers alive, so a chunk must not
+ * be changed after it was pushed (Node streams never reuse a chunk they emitted).
  */
 import type { LogRecord, LogReject, ParseBatch } from './logRecord.js'
 
@@ -43,6 +43,7 @@ export const VERBATIM_CPU = 2
 export const VERBATIM_BOTH = VERBATIM_RESPONSE_TIME | VERBATIM_CPU
 
 const MIN_CAPACITY = 16
+const EMPTY = Buffer.alloc(0)
 
 export class LogBatch implements ParseBatch {
   /** Records in this batch. */
@@ -74,14 +75,6 @@ export class LogBatch implements ParseBatch {
     this.cpuPercent = new Float64Array(n)
     this.sourceLine = new Float64Array(n)
     this.flags = new Uint8Array(n)
-  }
-
-  /** The buffer row `r`'s spans point into. */
-  buffer(r: number): Buffer {
-    const starts = this.runStarts
-    let k = starts.length - 1
-    while (starts[k]! > r) k--
-    return this.runBuffers[k]!
   }
 
   /** Runs of rows sharing a buffer. */
@@ -134,8 +127,14 @@ export class LogBatch implements ParseBatch {
   private materialise(): LogRecord[] {
     const out: LogRecord[] = new Array<LogRecord>(this.rowCount)
     const spans = this.spans
+    let k = -1
+    let nextRun = 0
+    let buf: Buffer = EMPTY
     for (let r = 0; r < this.rowCount; r++) {
-      const buf = this.buffer(r)
+      if (r === nextRun) {
+        buf = this.runBuffers[++k]!
+        nextRun = k + 1 < this.runStarts.length ? this.runStarts[k + 1]! : this.rowCount
+      }
       const at = r * ROW_STRIDE
       const str = (slot: number): string => buf.toString('utf8', spans[at + 2 * slot]!, spans[at + 2 * slot + 1]!)
       out[r] = {
