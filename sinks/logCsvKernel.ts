@@ -8,10 +8,10 @@
  * and stays that size.
  *
  * Why WebAssembly: copying a field a 4-byte word at a time through a
- * DataView, the fastest way found in JS, cost 0.33 s per 100 MB on this
- * machine, half of what parsing costs; the kernel's 16-byte SIMD compare and
- * store, with the copies in and out, cost about a tenth of it (bench/,
- * parse-csv against parse).
+ * DataView, the fastest way found in JS, cost 0.33 s per 100 MB of input on
+ * a 2-core EPYC, half of what parsing cost there; the kernel's 16-byte SIMD
+ * compare and store, with the copies in and out, costs ~0.1 s (bench/,
+ * `csv-encode`).
  */
 import { LOG_CSV_KERNEL_WASM } from './logCsvKernelWasm.js'
 
