@@ -1,9 +1,15 @@
-import type { MessagePort } from 'node:worker_threads'
 import { isErrorCode, PipelineError } from '../errors.js'
 import type { WarehouseCancel, WarehouseReply, WarehouseRequest } from '../dag/protocol.js'
 import { currentQueryTag } from './queryTag.js'
 import { assertReadOnlySql } from './readOnlySql.js'
 import type { CopySpec, Row, Warehouse, WarehouseTx } from './warehouse.js'
+
+/** What carries the messages to the warehouse's owner: a worker's parentPort, or a child process's IPC channel (warehouseProcess.ts). */
+export interface WarehousePort {
+  postMessage(message: unknown): void
+  on(event: 'message', listener: (message: unknown) => void): unknown
+  off(event: 'message', listener: (message: unknown) => void): unknown
+}
 
 /**
  * The warehouse as a job in a worker thread sees it: every call is a message
@@ -31,13 +37,22 @@ export class RemoteWarehouse implements Warehouse {
 
   constructor(
     readonly engine: 'duckdb' | 'snowflake',
-    private readonly port: MessagePort,
+    private readonly port: WarehousePort,
   ) {
     port.on('message', this.onMessage)
   }
 
+  /** The owner is gone (its process exited): every call in flight rejects with `err`, and so does every later one. */
+  protected abandon(err: Error): void {
+    this.gone = err
+    for (const p of this.pending.values()) p.reject(err)
+    this.pending.clear()
+  }
+  private gone: Error | undefined
+
   private call<T>(req: Omit<WarehouseRequest, 'type' | 'id'>, signal?: AbortSignal): Promise<T> {
     if (signal?.aborted) return Promise.reject(signal.reason as Error)
+    if (this.gone) return Promise.reject(this.gone)
     const id = this.nextId++
     return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => {
