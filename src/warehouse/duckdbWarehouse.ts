@@ -2,12 +2,22 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { DuckDBConnection, DuckDBInstance, StatementType, type DuckDBValue } from '@duckdb/node-api'
 import { readOnlyError } from './readOnlySql.js'
 import { PipelineError } from '../errors.js'
 import { duckdbCopyStatement } from '../load/duckdbCopy.js'
 import { ddlStatements } from './sqlFiles.js'
 import { plainValue, type CopySpec, type Row, type StageReader, type Warehouse, type WarehouseTx } from './warehouse.js'
+
+/**
+ * How long an open waits for another process's lock on the file before
+ * ERR_WAREHOUSE_LOCKED. A process that has just ended may still hold it for a
+ * moment: the warehouse process of an ingest killed with kill -9 notices its
+ * parent is gone and exits within milliseconds (warehouseProcessMain.ts).
+ */
+const LOCK_WAIT_MS = 2000
+const LOCK_RETRY_MS = 50
 
 /** Local copies of staged files live in `<tmpDir>/copy-XXXXXX/` for the length of one COPY. */
 const COPY_DIR_PREFIX = 'copy-'
@@ -52,24 +62,29 @@ export class DuckDbWarehouse implements Warehouse {
     private readonly memoryLimit: string,
   ) {}
 
-  static async open(opts: { file: string; tmpDir: string; stage?: StageReader; memoryLimit?: string }): Promise<DuckDbWarehouse> {
+  static async open(opts: { file: string; tmpDir: string; stage?: StageReader; memoryLimit?: string; lockWaitMs?: number }): Promise<DuckDbWarehouse> {
     mkdirSync(path.dirname(opts.file), { recursive: true })
     mkdirSync(opts.tmpDir, { recursive: true })
     const memoryLimit = opts.memoryLimit ?? DEFAULT_DUCKDB_MEMORY_LIMIT
     let instance: DuckDBInstance
-    try {
-      // A memory limit makes DuckDB spill large loads to its temp directory
-      // instead of holding a whole uncommitted COPY in memory.
-      instance = await DuckDBInstance.create(opts.file, {
-        memory_limit: memoryLimit,
-        temp_directory: path.join(opts.tmpDir, 'duckdb-spill'),
-      })
-    } catch (err) {
-      const msg = (err as Error).message
-      if (/lock/i.test(msg)) {
-        throw new PipelineError('ERR_WAREHOUSE_LOCKED', `DuckDB file ${opts.file} is in use by another process (${msg.split('\n')[0]})`, { cause: err })
+    const lockDeadline = Date.now() + (opts.lockWaitMs ?? LOCK_WAIT_MS)
+    for (;;) {
+      try {
+        // A memory limit makes DuckDB spill large loads to its temp directory
+        // instead of holding a whole uncommitted COPY in memory.
+        instance = await DuckDBInstance.create(opts.file, {
+          memory_limit: memoryLimit,
+          temp_directory: path.join(opts.tmpDir, 'duckdb-spill'),
+        })
+        break
+      } catch (err) {
+        const msg = (err as Error).message
+        if (!/lock/i.test(msg)) throw new PipelineError('ERR_WAREHOUSE', `cannot open DuckDB file ${opts.file}: ${msg}`, { cause: err })
+        if (Date.now() >= lockDeadline) {
+          throw new PipelineError('ERR_WAREHOUSE_LOCKED', `DuckDB file ${opts.file} is in use by another process (${msg.split('\n')[0]})`, { cause: err })
+        }
+        await sleep(LOCK_RETRY_MS)
       }
-      throw new PipelineError('ERR_WAREHOUSE', `cannot open DuckDB file ${opts.file}: ${msg}`, { cause: err })
     }
     // Holding the file's lock, this process is the only one that COPYs through tmpDir: a copy-* folder there
     // was left by a process killed mid-COPY (each is removed when its COPY ends), so it goes.
