@@ -3,7 +3,6 @@ import type { Logger } from 'pino'
 import type { Config } from './config.js'
 import { PipelineError } from './errors.js'
 import { openObjectStore, stageReader, type ObjectStore } from './s3/objectStore.js'
-import { DuckDbWarehouse } from './warehouse/duckdbWarehouse.js'
 import { SnowflakeWarehouse, snowflakeSettings } from './warehouse/snowflakeWarehouse.js'
 import type { Warehouse } from './warehouse/warehouse.js'
 
@@ -14,13 +13,22 @@ export interface Runtime {
   logger?: Logger
 }
 
-export async function openWarehouse(cfg: Config, store: ObjectStore | undefined): Promise<Warehouse> {
+/**
+ * The configured warehouse. With `inChildProcess`, DuckDB runs in a child
+ * process of its own (warehouse/warehouseProcess.ts: the ingests, whose
+ * memory is then the streaming's alone); the driver is loaded only where
+ * the warehouse runs.
+ */
+export async function openWarehouse(cfg: Config, store: ObjectStore | undefined, opts: { inChildProcess?: boolean } = {}): Promise<Warehouse> {
   if (cfg.WAREHOUSE === 'duckdb') {
-    return DuckDbWarehouse.open({
-      file: path.join(cfg.home, 'warehouse.duckdb'),
-      tmpDir: path.join(cfg.home, 'tmp'),
-      stage: store ? stageReader(store) : undefined,
-    })
+    const file = path.join(cfg.home, 'warehouse.duckdb')
+    const tmpDir = path.join(cfg.home, 'tmp')
+    if (opts.inChildProcess && store) {
+      const { WarehouseProcess } = await import('./warehouse/warehouseProcess.js')
+      return WarehouseProcess.open({ file, tmpDir, stage: stageReader(store) })
+    }
+    const { DuckDbWarehouse } = await import('./warehouse/duckdbWarehouse.js')
+    return DuckDbWarehouse.open({ file, tmpDir, stage: store ? stageReader(store) : undefined })
   }
   if (cfg.WAREHOUSE === 'snowflake') {
     // snowflake-sdk itself is loaded on first use (SnowflakeWarehouse's loadSdk): DuckDB runs never pay for it.
@@ -35,11 +43,15 @@ export async function openWarehouse(cfg: Config, store: ObjectStore | undefined)
  * both, so the embedded server stops, the DuckDB file lock is released and
  * the Snowflake session is logged out when the command ends.
  */
-export async function withRuntime<T>(cfg: Config, fn: (rt: Runtime) => Promise<T>, opts: { warehouse?: boolean; logger?: Logger } = {}): Promise<T> {
+export async function withRuntime<T>(
+  cfg: Config,
+  fn: (rt: Runtime) => Promise<T>,
+  opts: { warehouse?: boolean; logger?: Logger; warehouseInChildProcess?: boolean } = {},
+): Promise<T> {
   const store = await openObjectStore(cfg)
   let warehouse: Warehouse | undefined
   try {
-    if (opts.warehouse !== false) warehouse = await openWarehouse(cfg, store)
+    if (opts.warehouse !== false) warehouse = await openWarehouse(cfg, store, { inChildProcess: opts.warehouseInChildProcess })
     return await fn({ cfg, store, warehouse: warehouse as Warehouse, logger: opts.logger })
   } finally {
     await warehouse?.close().catch(() => {})

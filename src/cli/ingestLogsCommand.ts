@@ -31,7 +31,7 @@ export async function ingestLogsCommand(o: { json?: boolean; retryFailed?: boole
     } finally {
       bar.stop()
     }
-  }))
+  }), { warehouseInChildProcess: true })
   process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : formatIngestLogsSummary(summary))
   // success_with_failures: everything else loaded, but objects were quarantined.
   if (summary.failures.length > 0) process.exitCode = EXIT_WITH_FAILURES

@@ -19,6 +19,6 @@ export async function ingestTicketsCommand(o: { json?: boolean; fullRefresh?: bo
     } finally {
       bar.stop()
     }
-  }))
+  }), { warehouseInChildProcess: true })
   process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : formatIngestTicketsSummary(summary))
 }

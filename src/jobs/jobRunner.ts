@@ -11,6 +11,8 @@ import { lockedHint } from '../cli/lockedHint.js'
 
 /** The DAG tasks a job file is, run alone: `node jobs/transform.js` is both layers. */
 const STANDALONE_TASKS: Record<string, string[]> = { transform: ['silver', 'gold'] }
+/** Jobs that, alone, run DuckDB in a child process, as their CLI commands do (runtime.ts openWarehouse). */
+const INGESTS = new Set(['ingest-logs', 'ingest-tickets'])
 
 /**
  * Runs one job body with its runtime and cancellation wired in.
@@ -69,8 +71,10 @@ export async function runJob<T>(
       // Only alone does a job open a warehouse itself: a worker under the daemon never loads the engines' drivers.
       const { withRuntime } = await import('../runtime.js')
       const { recordOneOff } = await import('../dag/oneOffRun.js')
-      result = await withRuntime(cfg, (rt) =>
-        recordOneOff({ warehouse: rt.warehouse, home: cfg.home, task: name }, (runId) => body(rt, controller.signal, data.args ?? {}, runId)),
+      result = await withRuntime(
+        cfg,
+        (rt) => recordOneOff({ warehouse: rt.warehouse, home: cfg.home, task: name }, (runId) => body(rt, controller.signal, data.args ?? {}, runId)),
+        { warehouseInChildProcess: INGESTS.has(name) },
       )
     }
     // Under Bree the summary goes to the task's log (the orchestrator reads the worker's stdout) and to the daemon.
