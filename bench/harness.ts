@@ -34,6 +34,8 @@ export interface Measurement {
   staged_bytes?: number
   /** The peak RSS of the process the case measured, when that is not the case's own (bench/childProcess.ts). */
   peak_rss_mib?: number
+  /** The peak RSS of the warehouse's own process, for the cases that ingest as the CLI does (src/warehouse/warehouseProcess.ts). */
+  warehouse_peak_rss_mib?: number
 }
 
 export interface BenchCase {

@@ -12,6 +12,8 @@ export interface CaseResult {
   peak_rss_mib: number
   /** Compressed MB staged, for the cases that stage through gzip (else null). */
   staged_mb: number | null
+  /** Peak RSS of the ingest's warehouse process (DuckDB), for the cases that have one (else null). */
+  warehouse_peak_rss_mib: number | null
 }
 
 export interface BenchResults {
@@ -29,7 +31,10 @@ const BASELINE = 'split2-lines'
 
 const round = (v: number, digits: number): number => Math.round(v * 10 ** digits) / 10 ** digits
 
-export function caseResult(name: string, m: { bytes: number; events: number; seconds: number; peak_rss_mib: number; staged_bytes?: number }): CaseResult {
+export function caseResult(
+  name: string,
+  m: { bytes: number; events: number; seconds: number; peak_rss_mib: number; staged_bytes?: number; warehouse_peak_rss_mib?: number },
+): CaseResult {
   return {
     name,
     bytes: m.bytes,
@@ -39,6 +44,7 @@ export function caseResult(name: string, m: { bytes: number; events: number; sec
     events_per_s: Math.round(m.events / m.seconds),
     peak_rss_mib: round(m.peak_rss_mib, 1),
     staged_mb: m.staged_bytes === undefined ? null : round(m.staged_bytes / 1e6, 2),
+    warehouse_peak_rss_mib: m.warehouse_peak_rss_mib === undefined ? null : round(m.warehouse_peak_rss_mib, 1),
   }
 }
 
@@ -91,7 +97,7 @@ export function checkTargets(r: BenchResults): Target[] {
   return out
 }
 
-const HEAD = ['case', 'MB/s', 'events/s', 'peak RSS (MiB)', `× ${BASELINE}`, 'seconds', 'staged MB']
+const HEAD = ['case', 'MB/s', 'events/s', 'peak RSS (MiB)', 'warehouse peak RSS (MiB)', `× ${BASELINE}`, 'seconds', 'staged MB']
 
 function row(r: BenchResults, c: CaseResult): string[] {
   return [
@@ -100,6 +106,7 @@ function row(r: BenchResults, c: CaseResult): string[] {
     c.bytes > 0 ? c.mb_per_s.toFixed(1) : '',
     c.bytes > 0 ? c.events_per_s.toLocaleString('en-US') : '',
     c.peak_rss_mib.toFixed(1),
+    c.warehouse_peak_rss_mib === null ? '' : c.warehouse_peak_rss_mib.toFixed(1),
     ratioToBaseline(r, c),
     c.seconds.toFixed(2),
     c.staged_mb === null ? '' : c.staged_mb.toFixed(2),
@@ -111,7 +118,7 @@ function machineLine(m: Machine): string {
 }
 
 export function formatTable(r: BenchResults): string {
-  const table = new Table({ head: HEAD, style: { head: [], border: [] }, colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right'] })
+  const table = new Table({ head: HEAD, style: { head: [], border: [] }, colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'] })
   for (const c of r.cases) table.push(row(r, c))
   const targets = checkTargets(r).map((t) => `${t.holds ? 'ok  ' : 'MISS'} ${t.goal}: ${t.actual}`)
   return [machineLine(r.machine), table.toString(), ...targets, ''].join('\n')

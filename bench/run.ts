@@ -124,7 +124,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < runs; i++) reports.push(await runCase(entry, input))
     const fastest = reports.reduce((a, b) => (b.seconds < a.seconds ? b : a))
     const peak = Math.max(...reports.map((r) => r.peak_rss_mib))
-    const result = caseResult(entry.name, { ...fastest, peak_rss_mib: peak })
+    const warehousePeaks = reports.flatMap((r) => (r.warehouse_peak_rss_mib === undefined ? [] : [r.warehouse_peak_rss_mib]))
+    const warehousePeak = warehousePeaks.length > 0 ? Math.max(...warehousePeaks) : undefined
+    const result = caseResult(entry.name, { ...fastest, peak_rss_mib: peak, warehouse_peak_rss_mib: warehousePeak })
     cases.push(result)
     log(`${entry.name.padEnd(18)} ${result.mb_per_s.toFixed(1).padStart(7)} MB/s  ${result.peak_rss_mib.toFixed(1).padStart(6)} MiB`)
   }

@@ -8,6 +8,8 @@ import { loadConfig, type Config } from '../../src/config.js'
 import { ingestLogs } from '../../src/pipelines/ingestLogs.js'
 import { uploadLogs } from '../../src/pipelines/uploadLogs.js'
 import { withRuntime } from '../../src/runtime.js'
+import type { Warehouse } from '../../src/warehouse/warehouse.js'
+import { WarehouseProcess } from '../../src/warehouse/warehouseProcess.js'
 import { stopwatch, type BenchCase } from '../harness.js'
 
 /**
@@ -25,9 +27,16 @@ const stageE2e: BenchCase = {
     await withRuntime(cfg, ({ store }) => uploadLogs({ store, prefix: cfg.S3_LOGS_PREFIX, paths: [input.file], concurrency: 1 }), { warehouse: false })
   },
 
+  /**
+   * Opened as `careplus ingest-logs` opens it: DuckDB in a process of its own
+   * (src/warehouse/warehouseProcess.ts), whose peak is reported beside this
+   * process's.
+   */
   async run({ workDir }) {
     const cfg = benchConfig(workDir)
-    return withRuntime(cfg, async ({ store, warehouse }) => {
+    let host: Warehouse | undefined
+    const m = await withRuntime(cfg, async ({ store, warehouse }) => {
+      host = warehouse
       const elapsed = stopwatch()
       const summary = await ingestLogs({ cfg, store, warehouse })
       const seconds = elapsed()
@@ -36,7 +45,9 @@ const stageE2e: BenchCase = {
         throw new Error(`stage-e2e: expected one object loaded with ${summary.rows} rows, got ${summary.objectsLoaded} objects and ${String(loaded?.n)} rows in bronze.logs`)
       }
       return { bytes: summary.bytes, events: summary.blocks, seconds }
-    })
+    }, { warehouseInChildProcess: true })
+    if (!(host instanceof WarehouseProcess) || host.peakRssMib === undefined) throw new Error('stage-e2e: the warehouse did not run in a process of its own')
+    return { ...m, warehouse_peak_rss_mib: host.peakRssMib }
   },
 }
 export default stageE2e

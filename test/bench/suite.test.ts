@@ -11,7 +11,9 @@ const CASE_NAMES = ['node-idle', 'cli-startup', 'read', 'split2-lines', 'parse',
 const SLICE_CASES = ['load-1-object', 'get-5000-objects', 'load-5000-objects']
 /** The process cases that read no input: a process's start and exit only. */
 const PROCESS_ONLY_CASES = ['node-idle', 'cli-startup']
-const CASE_FIELDS = ['name', 'bytes', 'events', 'seconds', 'mb_per_s', 'events_per_s', 'peak_rss_mib', 'staged_mb']
+const CASE_FIELDS = ['name', 'bytes', 'events', 'seconds', 'mb_per_s', 'events_per_s', 'peak_rss_mib', 'staged_mb', 'warehouse_peak_rss_mib']
+/** The cases that ingest as `careplus ingest-logs` does, DuckDB in a process of its own. */
+const WAREHOUSE_PROCESS_CASES = ['stage-e2e', 'stage-e2e-10x']
 
 function bench(home: string, args: string[]) {
   return spawnSync(process.execPath, [RUNNER, ...args], {
@@ -42,6 +44,8 @@ t.test('the compiled suite runs every case on a tiny input and reports JSON only
     t.ok((c.seconds as number) > 0 && (c.peak_rss_mib as number) > 0, `${c.name}: timed, with a peak RSS`)
     if (String(c.name).startsWith('parse-csv-gzip')) t.ok((c.staged_mb as number) > 0, `${c.name}: reports what it staged`)
     else t.equal(c.staged_mb, null, `${c.name}: stages nothing it measures`)
+    if (WAREHOUSE_PROCESS_CASES.includes(c.name as string)) t.ok((c.warehouse_peak_rss_mib as number) > 0, `${c.name}: reports its warehouse process's peak`)
+    else t.equal(c.warehouse_peak_rss_mib, null, `${c.name}: has no warehouse process`)
   }
 
   // The generator is deterministic: the same size gives the same bytes and events here.
@@ -68,7 +72,7 @@ t.test('the compiled suite runs every case on a tiny input and reports JSON only
   const md = written.find((f) => f.endsWith('.md'))!
   t.same(JSON.parse(readFileSync(path.join(results, json), 'utf8')), out, 'the JSON file holds what was printed')
   const markdown = readFileSync(path.join(results, md), 'utf8')
-  t.match(markdown, /\| case \| MB\/s \| events\/s \| peak RSS \(MiB\) \| × split2-lines \| seconds \| staged MB \|/)
+  t.match(markdown, /\| case \| MB\/s \| events\/s \| peak RSS \(MiB\) \| warehouse peak RSS \(MiB\) \| × split2-lines \| seconds \| staged MB \|/)
   t.match(markdown, /Machine: .*cores.*Node v\d+/)
   for (const name of CASE_NAMES) t.match(markdown, `| ${name} |`)
   for (const goal of ['cli-parse ≥ 0.85× parse-csv (MB/s)', 'cli-startup < 150 ms', 'stage-e2e peak RSS − node-idle ≤ 120 MiB', 'stage-e2e-10x peak RSS − node-idle within 10 % of stage-e2e']) {
