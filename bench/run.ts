@@ -140,7 +140,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString().slice(0, 10),
     command: ['node dist/bench/run.js', ...process.argv.slice(2)].join(' '),
     input: `${(shown.bytes / 1e6).toFixed(1)} MB, ${shown.events.toLocaleString('en-US')} events (the generator's logs, one day, seed 42); stage-e2e-10x: ten times that`,
-    method: `cases in sequence, each in its own process; MB/s from the fastest of ${repeat} run${repeat === 1 ? '' : 's'}, peak RSS the highest; the stage-e2e peak is the ingest process's (the embedded S3 server runs in a process of its own); node-idle, cli-startup and cli-parse measure a process of their own from its spawn (cli-startup: fastest of 10 starts each run)`,
+    method: `cases in sequence, each in its own process; MB/s from the fastest of ${repeat} run${repeat === 1 ? '' : 's'}, peak RSS the highest; the stage-e2e peak is the ingest process's, its DuckDB warehouse process's beside it (the embedded S3 server runs in a process of its own); node-idle, cli-startup and cli-parse measure a process of their own from its spawn (cli-startup: fastest of 10 starts each run)`,
   })
   await mkdir(dir, { recursive: true })
   await writeFile(path.join(dir, `${base}.json`), JSON.stringify(results, null, 2) + '\n')
