@@ -130,7 +130,8 @@ export class WarehouseProcess extends RemoteWarehouse {
       serialization: 'advanced',
       // Its own process group: a terminal's Ctrl-C reaches only the ingest, which rolls back through the child before closing it.
       detached: true,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // Its stdout is not the command's: nothing the child might print can reach `--json` output. Its stderr is (a crash's message).
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       // The parent's loaders and preloads (tap's TypeScript and coverage, a bench's RSS reporter) must not run in the child.
       execArgv: [],
       env: { ...process.env, NODE_OPTIONS: '' },
