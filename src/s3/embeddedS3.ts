@@ -1,9 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { PipelineError } from '../errors.js'
-import { projectRoot } from '../projectRoot.js'
+import { builtEntry } from '../builtEntry.js'
 
 export const EMBEDDED_BUCKET = 'careplus'
 /** s3rver accepts any key pair; these are its documented defaults. */
@@ -17,23 +15,13 @@ export interface EmbeddedS3 {
   stop(opts?: { kill?: boolean }): Promise<void>
 }
 
-
-/** The compiled server entry: tests run from TypeScript sources, the child always runs built JS. */
-function serverEntry(): string {
-  const entry = path.join(projectRoot(), 'dist', 'src', 's3', 'embeddedS3Server.js')
-  if (!existsSync(entry)) {
-    throw new PipelineError('ERR_NOT_BUILT', `embedded S3 server entry ${entry} is missing: run "npm run build"`)
-  }
-  return entry
-}
-
 /**
  * Starts s3rver over `dir` in a child process (see embeddedS3Server.ts for
  * why it is a separate process) on a free loopback port unless one is given.
  */
 export async function startEmbeddedS3(opts: { dir: string; port?: number; bucket?: string; foreground?: boolean }): Promise<EmbeddedS3> {
   const bucket = opts.bucket ?? EMBEDDED_BUCKET
-  const args = ['--openssl-legacy-provider', serverEntry(), '--dir', opts.dir, '--port', String(opts.port ?? 0), '--bucket', bucket]
+  const args = ['--openssl-legacy-provider', builtEntry('src/s3/embeddedS3Server.ts', 'embedded S3 server'), '--dir', opts.dir, '--port', String(opts.port ?? 0), '--bucket', bucket]
   if (!opts.foreground) args.push('--exit-on-stdin-close')
   const child: ChildProcess = spawn(process.execPath, args, {
     stdio: ['pipe', 'pipe', 'pipe'],

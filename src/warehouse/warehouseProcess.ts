@@ -24,10 +24,8 @@
  * uncommitted, as an ingest killed with DuckDB in-process did.
  */
 import { fork, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import path from 'node:path'
 import { PipelineError, isErrorCode, isTransient } from '../errors.js'
-import { projectRoot } from '../projectRoot.js'
+import { builtEntry } from '../builtEntry.js'
 import { RemoteWarehouse, type WarehousePort } from './remoteWarehouse.js'
 import type { StageReader } from './warehouse.js'
 
@@ -57,13 +55,6 @@ export type FromWarehouseProcess =
   | { type: 'stage-download-cancel'; id: number }
 
 const FROM_CHILD = new Set<string>(['warehouse-ready', 'warehouse-open-failed', 'warehouse-closed', 'stage-download', 'stage-download-cancel'])
-
-/** The compiled child entry: tests run from TypeScript sources, the child always runs built JS. */
-function childEntry(): string {
-  const entry = path.join(projectRoot(), 'dist', 'src', 'warehouse', 'warehouseProcessMain.js')
-  if (!existsSync(entry)) throw new PipelineError('ERR_NOT_BUILT', `warehouse process entry ${entry} is missing: run "npm run build"`)
-  return entry
-}
 
 function isProcessMessage(m: unknown): m is FromWarehouseProcess {
   return typeof m === 'object' && m !== null && FROM_CHILD.has((m as { type?: string }).type ?? '')
@@ -126,7 +117,7 @@ export class WarehouseProcess extends RemoteWarehouse {
 
   /** Starts the child and opens `file` in it; `stage` serves its COPYs' downloads. */
   static async open(opts: { file: string; tmpDir: string; stage?: StageReader }): Promise<WarehouseProcess> {
-    const child = fork(childEntry(), [], {
+    const child = fork(builtEntry('src/warehouse/warehouseProcessMain.ts', 'warehouse process'), [], {
       serialization: 'advanced',
       // Its own process group: a terminal's Ctrl-C reaches only the ingest, which rolls back through the child before closing it.
       detached: true,
