@@ -62,12 +62,12 @@ export class DuckDbWarehouse implements Warehouse {
     private readonly memoryLimit: string,
   ) {}
 
-  static async open(opts: { file: string; tmpDir: string; stage?: StageReader; memoryLimit?: string; lockWaitMs?: number }): Promise<DuckDbWarehouse> {
+  static async open(opts: { file: string; tmpDir: string; stage?: StageReader; memoryLimit?: string }): Promise<DuckDbWarehouse> {
     mkdirSync(path.dirname(opts.file), { recursive: true })
     mkdirSync(opts.tmpDir, { recursive: true })
     const memoryLimit = opts.memoryLimit ?? DEFAULT_DUCKDB_MEMORY_LIMIT
     let instance: DuckDBInstance
-    const lockDeadline = Date.now() + (opts.lockWaitMs ?? LOCK_WAIT_MS)
+    const lockDeadline = Date.now() + LOCK_WAIT_MS
     for (;;) {
       try {
         // A memory limit makes DuckDB spill large loads to its temp directory

@@ -113,6 +113,25 @@ t.test('a second process cannot open the file while it is held: a clear error', 
   t.match(r.stdout, /^ERR_WAREHOUSE_LOCKED DuckDB file .* is in use by another process/)
 })
 
+t.test('a lock released within the wait of an open is taken: the open succeeds once the holder exits', async (t) => {
+  const home = t.testdir()
+  const file = path.join(home, 'held.duckdb')
+  const { spawn } = await import('node:child_process')
+  const { once } = await import('node:events')
+  const { DuckDbWarehouse } = await import('../../src/warehouse/duckdbWarehouse.js')
+  // Holds the file, says so, and exits 500 ms later without closing (as a killed process lets go).
+  const script = `import('${path.join(process.cwd(), 'dist/src/warehouse/duckdbWarehouse.js')}').then(m => m.DuckDbWarehouse.open({ file: process.argv[1], tmpDir: process.argv[2] })).then(() => { console.log('held'); setTimeout(() => process.exit(0), 500) })`
+  const holder = spawn(process.execPath, ['-e', script, file, path.join(home, 'tmp-holder')], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => void holder.kill('SIGKILL'))
+  await once(holder.stdout!, 'data')
+  const exited = once(holder, 'exit')
+  const wh = await DuckDbWarehouse.open({ file, tmpDir: path.join(home, 'tmp') })
+  t.teardown(() => wh.close())
+  t.equal(holder.exitCode, 0, 'the holder had exited by the time the open got the file')
+  await exited
+  t.same(await wh.query('SELECT 1 AS one'), [{ one: 1 }])
+})
+
 t.test('an abort signal interrupts the running statement (DuckDB interrupt) and rejects with its reason', async (t) => {
   const { freshWarehouse } = await import('../transform/fixtures/bronze.js')
   const wh = await freshWarehouse(t)
