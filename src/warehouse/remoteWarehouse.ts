@@ -23,6 +23,8 @@ export interface WarehousePort {
 export class RemoteWarehouse implements Warehouse {
   private nextId = 1
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
+  /** Set once the owner is gone (abandon). */
+  private gone: Error | undefined
   private readonly onMessage = (m: unknown): void => {
     if (typeof m !== 'object' || m === null || (m as WarehouseReply).type !== 'warehouse-reply') return
     const reply = m as WarehouseReply
@@ -48,7 +50,6 @@ export class RemoteWarehouse implements Warehouse {
     for (const p of this.pending.values()) p.reject(err)
     this.pending.clear()
   }
-  private gone: Error | undefined
 
   private call<T>(req: Omit<WarehouseRequest, 'type' | 'id'>, signal?: AbortSignal): Promise<T> {
     if (signal?.aborted) return Promise.reject(signal.reason as Error)

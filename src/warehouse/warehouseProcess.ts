@@ -91,6 +91,8 @@ export class WarehouseProcess extends RemoteWarehouse {
       for (const c of this.downloads.values()) c.abort(new Error('the warehouse process exited'))
       if (!this.closing) this.abandon(new PipelineError('ERR_WAREHOUSE', `the warehouse process exited unexpectedly (${sig ?? `exit code ${code}`})`, { transient: true }))
     })
+    // A failed send or kill: the calls cannot be answered (an 'error' without a listener would throw).
+    child.on('error', (err) => this.abandon(new PipelineError('ERR_WAREHOUSE', `the warehouse process failed: ${err.message}`, { transient: true })))
     child.on('message', (m: unknown) => {
       if (!isProcessMessage(m)) return
       if (m.type === 'stage-download') void this.download(m.id, m.key, m.localPath)
@@ -132,15 +134,21 @@ export class WarehouseProcess extends RemoteWarehouse {
       await new Promise<void>((resolve, reject) => {
         const onMessage = (m: unknown): void => {
           if (!isProcessMessage(m)) return
-          if (m.type === 'warehouse-ready') resolve()
+          if (m.type === 'warehouse-ready') settle()
           else if (m.type === 'warehouse-open-failed') {
             const { code, message } = m.error
-            reject(new PipelineError(isErrorCode(code) ? code : 'ERR_WAREHOUSE', message))
+            settle(new PipelineError(isErrorCode(code) ? code : 'ERR_WAREHOUSE', message))
           }
         }
-        child.on('message', onMessage)
-        child.once('exit', (code, sig) => reject(new PipelineError('ERR_WAREHOUSE', `the warehouse process exited before opening the warehouse (${sig ?? `exit code ${code}`})`)))
-        child.once('error', (err) => reject(new PipelineError('ERR_WAREHOUSE', `cannot start the warehouse process: ${err.message}`)))
+        const onExit = (code: number | null, sig: NodeJS.Signals | null): void =>
+          settle(new PipelineError('ERR_WAREHOUSE', `the warehouse process exited before opening the warehouse (${sig ?? `exit code ${code}`})`))
+        const onError = (err: Error): void => settle(new PipelineError('ERR_WAREHOUSE', `cannot start the warehouse process: ${err.message}`))
+        const settle = (err?: Error): void => {
+          child.off('message', onMessage).off('exit', onExit).off('error', onError)
+          if (err) reject(err)
+          else resolve()
+        }
+        child.on('message', onMessage).once('exit', onExit).once('error', onError)
         child.send({ type: 'warehouse-open', file: opts.file, tmpDir: opts.tmpDir } satisfies WarehouseOpenMessage)
       })
     } catch (err) {
