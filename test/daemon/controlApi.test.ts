@@ -138,7 +138,8 @@ t.test('with the daemon running: run --wait, logs, clear, query, one-off tasks, 
   t.match(statusOf(cwd, env)[0], { trigger: 'manual', state: 'success', tasks: [{ name: 'ingest-logs', state: 'success' }] }, 'a local one-off run is recorded too')
 
   // Locked by something that is not a reachable daemon: an actionable ERR_WAREHOUSE_LOCKED.
-  const holder = spawn(process.execPath, ['-e', `import('${path.join(ROOT, 'dist/src/warehouse/duckdbWarehouse.js')}').then(m => m.DuckDbWarehouse.open({ file: process.argv[1], tmpDir: process.argv[2] })).then(() => { console.log('held'); setInterval(() => {}, 1000) })`, path.join(home, 'warehouse.duckdb'), path.join(home, 'tmp')])
+  // The holder keeps its warehouse referenced: a collected DuckDB instance closes its file, and the lock goes with it.
+  const holder = spawn(process.execPath, ['-e', `import('${path.join(ROOT, 'dist/src/warehouse/duckdbWarehouse.js')}').then(m => m.DuckDbWarehouse.open({ file: process.argv[1], tmpDir: process.argv[2] })).then((wh) => { globalThis.held = wh; console.log('held'); setInterval(() => {}, 1000) })`, path.join(home, 'warehouse.duckdb'), path.join(home, 'tmp')])
   t.teardown(() => void holder.kill('SIGKILL'))
   await once(holder.stdout!, 'data')
   for (const args of [['query', 'select 1'], ['ingest-logs']]) {

@@ -120,7 +120,7 @@ t.test('a lock released within the wait of an open is taken: the open succeeds o
   const { once } = await import('node:events')
   const { DuckDbWarehouse } = await import('../../src/warehouse/duckdbWarehouse.js')
   // Holds the file, says so, and exits 500 ms later without closing (as a killed process lets go).
-  const script = `import('${path.join(process.cwd(), 'dist/src/warehouse/duckdbWarehouse.js')}').then(m => m.DuckDbWarehouse.open({ file: process.argv[1], tmpDir: process.argv[2] })).then(() => { console.log('held'); setTimeout(() => process.exit(0), 500) })`
+  const script = `import('${path.join(process.cwd(), 'dist/src/warehouse/duckdbWarehouse.js')}').then(m => m.DuckDbWarehouse.open({ file: process.argv[1], tmpDir: process.argv[2] })).then((wh) => { globalThis.held = wh; console.log('held'); setTimeout(() => process.exit(0), 500) })`
   const holder = spawn(process.execPath, ['-e', script, file, path.join(home, 'tmp-holder')], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => void holder.kill('SIGKILL'))
   await once(holder.stdout!, 'data')
