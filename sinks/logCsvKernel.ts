@@ -3,9 +3,19 @@
  * byte spans (`logCsvKernel.wat`), and its memory. One instance per thread,
  * made on first use: an encode is synchronous, so JS never runs two at once
  * on it. The caller (`LogCsvEncoder`) copies a window of rows' spans, line
- * numbers and input bytes in, and the CSV out; the memory grows to the
- * largest window it was given (about 1 MiB of input, see WINDOW_BYTES there)
- * and stays that size.
+ * numbers and input bytes in, and the CSV out.
+ *
+ * The memory is made at its working size, MEMORY_BYTES, and grows only for a
+ * window that needs more (a block over 1 MiB, when MAX_BLOCK_BYTES allows
+ * one). Growing a WebAssembly memory detaches its old ArrayBuffer, and V8
+ * answers the first detach in a thread by deoptimizing every function that
+ * reads a typed array and compiling them again with a detach check on each
+ * access: the parser's loops among them. Grown on demand from one page, the
+ * kernel did that in every run: `--trace-deopt` showed the parser's nine
+ * hottest functions deoptimized for "code dependencies" and three compiles
+ * aborted, and the parser ran ~20 % slower in `parse-csv` than in `parse`
+ * (CPU profile of each, a 2-core EPYC). Pages the kernel never touches cost
+ * no RSS.
  *
  * Why WebAssembly: copying a field a 4-byte word at a time through a
  * DataView, the fastest way found in JS, cost 0.33 s per 100 MB of input on
@@ -23,16 +33,26 @@ interface WasmMemory {
 declare const WebAssembly: {
   Module: new (bytes: Uint8Array) => object
   Instance: new (module: object, imports: object) => { exports: object }
+  Memory: new (descriptor: { initial: number }) => WasmMemory
 }
 
 interface KernelExports {
-  memory: WasmMemory
   encodeRows(spans: number, lines: number, from: number, to: number, delta: number, sourceFile: number, sourceFileLength: number, out: number): number
 }
 
 const PAGE_BYTES = 64 * 1024
 
+/**
+ * What a window of 1 MiB of input (the encoder's WINDOW_BYTES) needs at most,
+ * rounded up: the input and twice it for the CSV, plus ~300 bytes a row for
+ * its spans, line number, printed numbers and quotes, for rows of 80 bytes or
+ * more (any block the parser accepts is longer: its six lines' keys alone
+ * take more). The generator's data needs ~4 MiB.
+ */
+export const MEMORY_BYTES = 8 * 1024 * 1024
+
 export class LogCsvKernel {
+  private readonly memory = new WebAssembly.Memory({ initial: MEMORY_BYTES / PAGE_BYTES })
   private readonly exports: KernelExports
   /** Views of the kernel's memory, made again whenever it grows (growing detaches the old ones). */
   bytes!: Buffer
@@ -41,20 +61,20 @@ export class LogCsvKernel {
 
   constructor() {
     const module = new WebAssembly.Module(Buffer.from(LOG_CSV_KERNEL_WASM, 'base64'))
-    this.exports = new WebAssembly.Instance(module, {}).exports as unknown as KernelExports
+    this.exports = new WebAssembly.Instance(module, { kernel: { memory: this.memory } }).exports as unknown as KernelExports
     this.makeViews()
   }
 
   /** Bytes the memory holds now. */
   get memoryBytes(): number {
-    return this.exports.memory.buffer.byteLength
+    return this.memory.buffer.byteLength
   }
 
   /** Makes the memory at least `size` bytes. */
   reserve(size: number): void {
-    const have = this.exports.memory.buffer.byteLength
+    const have = this.memory.buffer.byteLength
     if (size <= have) return
-    this.exports.memory.grow(Math.ceil((size - have) / PAGE_BYTES))
+    this.memory.grow(Math.ceil((size - have) / PAGE_BYTES))
     this.makeViews()
   }
 
@@ -64,7 +84,7 @@ export class LogCsvKernel {
   }
 
   private makeViews(): void {
-    const buf = this.exports.memory.buffer
+    const buf = this.memory.buffer
     this.bytes = Buffer.from(buf)
     this.i32 = new Int32Array(buf)
     this.f64 = new Float64Array(buf)

@@ -7,7 +7,7 @@
 ;; the caller pads every input region and the output by 16 bytes, and what a
 ;; store writes past a field is overwritten by what follows it.
 (module
-  (memory (export "memory") 1)
+  (import "kernel" "memory" (memory 1))
 
   ;; Bytes [s, e) as a CSV field at o; returns the offset after it.
   (func $field (param $s i32) (param $e i32) (param $o i32) (result i32)
