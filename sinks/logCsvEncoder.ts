@@ -12,8 +12,10 @@
  *    written beside the input for the kernel to copy like any other span;
  *  - `_source_file`: encoded once per source; `_source_line`: its digits.
  *
- * Rows go to the kernel in windows of about WINDOW_BYTES of input, so its
- * memory stays small whatever a batch holds. Per window, its memory holds:
+ * Rows go to the kernel in windows that fit its memory as made
+ * (MEMORY_BYTES): a batch that needs more is halved, and halved again, so
+ * the memory grows only for a single row that needs more alone (a block of
+ * megabytes). Per window, its memory holds:
  *
  *   [_source_file field + ','][spans, 30 int32 a row][line numbers, f64]
  *   [numbers printed by JS][input bytes, one region per source buffer][CSV]
@@ -23,14 +25,12 @@
  */
 import { BLOCK_END, BLOCK_START, ROW_STRIDE, SPAN_COUNT, Span, VERBATIM_CPU, VERBATIM_RESPONSE_TIME, type LogBatch } from '../parsers/logBatch.js'
 import { csvField } from './csvEncoding.js'
-import { logCsvKernel, type LogCsvKernel } from './logCsvKernel.js'
+import { logCsvKernel, MEMORY_BYTES, type LogCsvKernel } from './logCsvKernel.js'
 
 /** Bytes per row beyond twice its block: 14 quote pairs, 16 delimiters, two printed numbers (11 + 24), a line number (16). */
 const ROW_OVERHEAD_BYTES = 28 + 16 + 35 + 16
 /** What the kernel may read or write past a region's end. */
 const SLACK = 16
-/** Input bytes handed to the kernel at once (at least one block, however big). */
-const WINDOW_BYTES = 1024 * 1024
 /** Room for one row's printed numbers: an int32 (11) and a double (24). */
 const PRINTED_BYTES = 11 + 24
 
@@ -39,6 +39,13 @@ if (SPAN_COUNT !== 14 || ROW_STRIDE !== 30) throw new Error('logCsvKernel.wat as
 
 function align16(n: number): number {
   return (n + 15) & ~15
+}
+
+/** The bytes of rows [r0, r1)'s blocks. */
+function blockBytesOf(batch: LogBatch, r0: number, r1: number): number {
+  let bytes = 0
+  for (let r = r0; r < r1; r++) bytes += batch.spans[r * ROW_STRIDE + BLOCK_END]! - batch.spans[r * ROW_STRIDE + BLOCK_START]!
+  return bytes
 }
 
 export class LogCsvEncoder {
@@ -58,22 +65,7 @@ export class LogCsvEncoder {
   encodeInto(batch: LogBatch, out: Buffer, offset: number): number {
     const need = this.maxBytes(batch)
     if (out.length - offset < need) throw new RangeError(`LogCsvEncoder: ${need} bytes needed from offset ${offset}, the buffer holds ${out.length}`)
-    const kernel = logCsvKernel()
-    if (batch.blockBytes <= WINDOW_BYTES) return this.encodeWindow(kernel, batch, 0, batch.rowCount, batch.blockBytes, out, offset)
-    // A batch bigger than a window (a big chunk pushed at once) goes in windows of whole rows.
-    const spans = batch.spans
-    let o = offset
-    for (let r = 0; r < batch.rowCount; ) {
-      let to = r
-      let bytes = 0
-      do {
-        bytes += spans[to * ROW_STRIDE + BLOCK_END]! - spans[to * ROW_STRIDE + BLOCK_START]!
-        to++
-      } while (to < batch.rowCount && bytes + spans[to * ROW_STRIDE + BLOCK_END]! - spans[to * ROW_STRIDE + BLOCK_START]! <= WINDOW_BYTES)
-      o = this.encodeWindow(kernel, batch, r, to, bytes, out, o)
-      r = to
-    }
-    return o
+    return this.encodeWindow(logCsvKernel(), batch, 0, batch.rowCount, batch.blockBytes, out, offset)
   }
 
   /** The CSV of `batch` in a Buffer of its own. */
@@ -111,7 +103,14 @@ export class LogCsvEncoder {
     const inputAt = align16(printedAt + (p1 - p0) * PRINTED_BYTES + SLACK)
     const outAt = align16(inputAt + inputBytes)
     const outBytes = 2 * blockBytes + n * (ROW_OVERHEAD_BYTES + sf.length)
-    kernel.reserve(outAt + outBytes + SLACK)
+    const need = outAt + outBytes + SLACK
+    if (need > MEMORY_BYTES && n > 1) {
+      // Rows [r0, mid), then [mid, r1): each half computes its own layout (this.runs is rebuilt).
+      const mid = r0 + (n >> 1)
+      const o1 = this.encodeWindow(kernel, batch, r0, mid, blockBytesOf(batch, r0, mid), out, o)
+      return this.encodeWindow(kernel, batch, mid, r1, blockBytesOf(batch, mid, r1), out, o1)
+    }
+    kernel.reserve(need)
 
     const mem = kernel.bytes
     const i32 = kernel.i32

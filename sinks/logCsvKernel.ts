@@ -5,9 +5,9 @@
  * on it. The caller (`LogCsvEncoder`) copies a window of rows' spans, line
  * numbers and input bytes in, and the CSV out.
  *
- * The memory is made at its working size, MEMORY_BYTES, and grows only for a
- * window that needs more (a block over 1 MiB, when MAX_BLOCK_BYTES allows
- * one). Growing a WebAssembly memory detaches its old ArrayBuffer, and V8
+ * The memory is made at its working size, MEMORY_BYTES; the encoder splits
+ * its windows to fit it, so it grows only for a single row that needs more
+ * (a block of megabytes, when MAX_BLOCK_BYTES allows one). Growing a WebAssembly memory detaches its old ArrayBuffer, and V8
  * answers the first detach in a thread by deoptimizing every function that
  * reads a typed array and compiling them again with a detach check on each
  * access: the parser's loops among them. Grown on demand from one page, the
@@ -43,11 +43,10 @@ interface KernelExports {
 const PAGE_BYTES = 64 * 1024
 
 /**
- * What a window of 1 MiB of input (the encoder's WINDOW_BYTES) needs at most,
- * rounded up: the input and twice it for the CSV, plus ~300 bytes a row for
- * its spans, line number, printed numbers and quotes, for rows of 80 bytes or
- * more (any block the parser accepts is longer: its six lines' keys alone
- * take more). The generator's data needs ~4 MiB.
+ * The memory a window may use. A window needs about three times its input
+ * (the input, and up to twice it as CSV) plus ~300 bytes a row: the parser's
+ * batches (one per read, 64–256 KiB) need 1 MiB or less; a bigger batch
+ * is halved until each window fits (LogCsvEncoder).
  */
 export const MEMORY_BYTES = 8 * 1024 * 1024
 

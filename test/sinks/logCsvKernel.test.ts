@@ -31,14 +31,14 @@ t.test('a batch holding megabytes of blocks goes through the kernel in windows, 
   const encoder = new LogCsvEncoder()
   const got = Buffer.concat([encoder.encode(first), encoder.encode(batch)])
   t.ok(got.equals(Buffer.from(encodeCsvBatch([...first.rows, ...batch.rows], LOG_COLUMNS))), 'byte for byte the CSV of the records')
-  // The batch is six 1 MiB windows; each fits the memory as made, so it never grew (growing detaches
-  // its ArrayBuffer, which costs the thread's typed-array code its fast path: logCsvKernel.ts).
+  // The batch needs several times the memory; halved into windows that fit it, it never grew (growing
+  // detaches its ArrayBuffer, which costs the thread's typed-array code its fast path: logCsvKernel.ts).
   t.equal(logCsvKernel().memoryBytes, MEMORY_BYTES, `kernel memory after encoding ${got.length} bytes of CSV`)
 })
 
-t.test('a block bigger than a window grows the memory, and its row is still byte for byte the CSV', async (t) => {
-  const block = (n: number, message: string) => [
-    `2025-07-01 05:01:${String(n).padStart(2, '0')} [INFO] careplus.support.TicketService - TicketID=TCK070100${n} SessionID=sess_${n}`,
+const block = (n: number, message: string, timestamp = '2025-07-01 05:01:00') =>
+  [
+    `${timestamp} [INFO] careplus.support.TicketService - TicketID=TCK070100${n} SessionID=sess_${n}`,
     'IP=10.0.0.1 | ResponseTime=371ms | CPU=12.81% | EventType=ticket_viewed | Error=false',
     'UserAgent="curl/8.0"',
     `Message="${message}"`,
@@ -46,6 +46,25 @@ t.test('a block bigger than a window grows the memory, and its row is still byte
     'TraceID=None',
     '---',
   ].join('\n') + '\n'
+
+t.test('rejected blocks between the rows count towards a window: a batch of short rows and long rejects stays in the memory', async (t) => {
+  // The rows' blocks hold well under 1 MiB, but the input from the first to the last (copied whole) is ~13 MB.
+  const pairs = 3000
+  const reject = block(0, 'r'.repeat(4000), '2025-13-01 05:01:00')
+  const input = Buffer.from(Array.from({ length: pairs }, (_, i) => block(i, 'ok') + reject).join(''))
+  const parser = new BlockParser({ sourceFile: 'logs/mixed.log' })
+  const batch = parser.newBatch(input.length)
+  parser.push(input, batch)
+  parser.end(batch)
+  t.equal(batch.rowCount, pairs)
+  t.equal(batch.rejects.length, pairs)
+  t.ok(batch.blockBytes < 1024 * 1024, `${batch.blockBytes} bytes of accepted blocks`)
+  const got = new LogCsvEncoder().encode(batch)
+  t.ok(got.equals(Buffer.from(encodeCsvBatch(batch.rows, LOG_COLUMNS))), 'byte for byte the CSV of the records')
+  t.equal(logCsvKernel().memoryBytes, MEMORY_BYTES, 'the memory did not grow')
+})
+
+t.test('a block bigger than a window grows the memory, and its row is still byte for byte the CSV', async (t) => {
   const big = 'x, "quoted" '.repeat(Math.ceil(MEMORY_BYTES / 12))
   const input = Buffer.from(block(1, 'small') + block(2, big) + block(3, 'after'))
   const parser = new BlockParser({ sourceFile: 'logs/big.log', maxBlockBytes: 2 * MEMORY_BYTES })
