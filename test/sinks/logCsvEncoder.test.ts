@@ -10,6 +10,7 @@ import { LogCsvEncoder } from '../../sinks/logCsvEncoder.js'
 import { createLogCsvChain } from '../../sinks/logCsvStream.js'
 import { generateLogs } from '../../src/generate/logGenerator.js'
 import { coreParse, fixture, slices } from '../support/parse.js'
+import { logBlock } from '../support/logBlock.js'
 
 /**
  * The input parsed in `chunks` with one parser, each batch encoded from its
@@ -39,37 +40,6 @@ function bothCsvs(chunks: Iterable<Uint8Array>, opts: Partial<BlockParserOptions
   parser.end(last)
   take(last)
   return { spans: Buffer.concat(fromSpans), records: Buffer.from(fromRecords.join('')), rows }
-}
-
-/** Blocks with every field given as written; the rest as in the seed's sample. */
-function block(f: Partial<Record<'ts' | 'level' | 'service' | 'ticket' | 'session' | 'ip' | 'rt' | 'cpu' | 'event' | 'error' | 'ua' | 'message' | 'debug' | 'trace', string>> = {}): string {
-  const b = {
-    ts: '2025-07-01 00:21:00',
-    level: 'INFO',
-    service: 'careplus.support.GenericService',
-    ticket: 'TCK0701000',
-    session: 'sess_TCK0701000',
-    ip: '60.130.155.7',
-    rt: '1269',
-    cpu: '27.64',
-    event: 'generic_event',
-    error: 'false',
-    ua: '"PostmanRuntime/7.32.2"',
-    message: '" event for TCK0701000"',
-    debug: '"ℹ️ Logged for monitoring"',
-    trace: 'None',
-    ...f,
-  }
-  return [
-    `${b.ts} [${b.level}] ${b.service} - TicketID=${b.ticket} SessionID=${b.session}`,
-    `IP=${b.ip} | ResponseTime=${b.rt}ms | CPU=${b.cpu}% | EventType=${b.event} | Error=${b.error}`,
-    `UserAgent=${b.ua}`,
-    `Message=${b.message}`,
-    `Debug=${b.debug}`,
-    `TraceID=${b.trace}`,
-    '---',
-    '',
-  ].join('\n')
 }
 
 function sameCsv(t: Test, input: Buffer, sizes: number[], label: string, opts: Partial<BlockParserOptions> = {}): void {
@@ -110,15 +80,15 @@ t.test('quoting: `"`, `,`, `\\r`, empty values, non-ASCII, at every position and
   const values = ['', 'a', 'ab,', ',', '"', '""', 'x"y', 'a\rb', 'é', '🙂,', 'ℹ️ Logged', 'abcdefghijklmnop', 'abcdefghijklmno,', ',bcdefghijklmnopq', 'abcdefghijklmnopqrstuvwxyz012345"', 'Mozilla/5.0 (KHTML, like Gecko) Chrome/126.0.0.0']
   const blocks: string[] = []
   for (const v of values) {
-    blocks.push(block({ level: v || 'L', service: v.replaceAll(' ', '_') || 's', ticket: v.replaceAll(' ', '_') || 't', ip: v, event: v, error: v }))
-    blocks.push(block({ ua: `"${v}"`, message: v.startsWith('"') ? `"${v}"` : v, debug: `"${v}"`, trace: `"${v}"` }))
+    blocks.push(logBlock({ level: v || 'L', service: v.replaceAll(' ', '_') || 's', ticket: v.replaceAll(' ', '_') || 't', ip: v, event: v, error: v }))
+    blocks.push(logBlock({ ua: `"${v}"`, message: v.startsWith('"') ? `"${v}"` : v, debug: `"${v}"`, trace: `"${v}"` }))
   }
   const input = Buffer.from(blocks.join(''))
   t.equal(coreParse(input, 'x').rejects.length, 0, 'every block is a record')
   sameCsv(t, input, [1, 3, 16, 17, 333, input.length], 'awkward values')
   // And the end of a buffer: the last block without a newline, so its fields end at the buffer's last byte.
   for (const v of values) {
-    const tail = Buffer.from(block({ trace: v ? `"${v}"` : 'x' }).replace(/\n---\n$/, ''))
+    const tail = Buffer.from(logBlock({ trace: v ? `"${v}"` : 'x' }).replace(/\n---\n$/, ''))
     sameCsv(t, tail, [tail.length, 5], `last block, trace ${JSON.stringify(v)}`)
   }
 })
@@ -126,17 +96,17 @@ t.test('quoting: `"`, `,`, `\\r`, empty values, non-ASCII, at every position and
 t.test('numbers: their bytes when JS prints them so, else what `"" + value` prints', async (t) => {
   const rts = ['0', '-0', '7', '007', '-007', '10', '2147483647', '-2147483648', '0000000000000000000012']
   const cpus = ['27.64', '27.640', '0', '-0', '0.0', '-0.0', '00.5', '0.5', '-0.5', '100', '100.0', '0.000001', '0.0000001', '0.00000123', '123456789012345', '1234567890123456', '123456789012345.5', '1.1000000000000001', '999999999999999999999999', '0.30000000000000004', '05']
-  const blocks = rts.flatMap((rt) => cpus.map((cpu) => block({ rt, cpu })))
+  const blocks = rts.flatMap((rt) => cpus.map((cpu) => logBlock({ rt, cpu })))
   const input = Buffer.from(blocks.join(''))
   const parsed = coreParse(input, 'x')
   t.equal(parsed.rows.length, rts.length * cpus.length)
   sameCsv(t, input, [input.length, 211], 'numbers')
-  const csv = bothCsvs([Buffer.from(block({ rt: '-007', cpu: '27.640' }))]).spans.toString()
+  const csv = bothCsvs([Buffer.from(logBlock({ rt: '-007', cpu: '27.640' }))]).spans.toString()
   t.match(csv, /,-7,27\.64,/, 'written as the record holds them: -7 and 27.64')
 })
 
 t.test('_source_file is encoded once per source, quoted when it needs to be', async (t) => {
-  const input = Buffer.from(block() + block({ ticket: 'B' }))
+  const input = Buffer.from(logBlock() + logBlock({ ticket: 'B' }))
   for (const sourceFile of ['logs/plain.log', 'logs/a,b.log', 'logs/"q".log', '', 'logs/é 🙂.log']) {
     sameCsv(t, input, [input.length, 100], `source ${JSON.stringify(sourceFile)}`, { sourceFile })
   }
@@ -166,7 +136,7 @@ t.test('random blocks: the CSV from spans is today’s CSV of the records', asyn
       const input = Buffer.from(
         list
           .map((f) =>
-            block({
+            logBlock({
               ...f,
               ip: f.ip.replaceAll(' | ', ' |'),
               event: f.event.replaceAll(' | ', ' |'),
@@ -191,7 +161,7 @@ t.test('random blocks: the CSV from spans is today’s CSV of the records', asyn
 t.test('encodeInto refuses a buffer without room for the bound', async (t) => {
   const parser = new BlockParser({ sourceFile: 'x' })
   const batch = parser.newBatch()
-  parser.push(Buffer.from(block()), batch)
+  parser.push(Buffer.from(logBlock()), batch)
   const encoder = new LogCsvEncoder()
   t.throws(() => encoder.encodeInto(batch, Buffer.alloc(encoder.maxBytes(batch) - 1), 0), RangeError)
   t.equal(encoder.encode(parser.newBatch()).length, 0, 'an empty batch is no bytes')
@@ -223,6 +193,6 @@ t.test('createLogCsvChain: header, then the rows; rejects to onRejects', async (
   t.equal(Buffer.concat(empty).toString(), csvHeader(LOG_COLUMNS), 'no input: the header alone')
   const bare: Buffer[] = []
   const noHeader = createLogCsvChain({ sourceFile: 'e', header: false, onRejects: () => {} })
-  await pipeline(Readable.from([Buffer.from(block())]), ...noHeader.streams, new Writable({ write: (c: Buffer, _e, cb) => (bare.push(c), cb()) }))
-  t.equal(Buffer.concat(bare).toString(), encodeCsvBatch(coreParse(Buffer.from(block()), 'e').rows, LOG_COLUMNS), 'header: false')
+  await pipeline(Readable.from([Buffer.from(logBlock())]), ...noHeader.streams, new Writable({ write: (c: Buffer, _e, cb) => (bare.push(c), cb()) }))
+  t.equal(Buffer.concat(bare).toString(), encodeCsvBatch(coreParse(Buffer.from(logBlock()), 'e').rows, LOG_COLUMNS), 'header: false')
 })

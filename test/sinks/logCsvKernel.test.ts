@@ -7,6 +7,7 @@ import { LogCsvEncoder } from '../../sinks/logCsvEncoder.js'
 import { logCsvKernel, MEMORY_BYTES } from '../../sinks/logCsvKernel.js'
 import { assembleKernel, KERNEL_MODULE_TS, KERNEL_WAT, kernelModuleSource } from '../../sinks/logCsvKernelBuild.js'
 import { generateLogs } from '../../src/generate/logGenerator.js'
+import { logBlock } from '../support/logBlock.js'
 
 t.test('the committed module is what logCsvKernel.wat assembles to (run `npm run build:kernel` after editing it)', async (t) => {
   const bytes = await assembleKernel(readFileSync(KERNEL_WAT, 'utf8'))
@@ -36,22 +37,11 @@ t.test('a batch holding megabytes of blocks goes through the kernel in windows, 
   t.equal(logCsvKernel().memoryBytes, MEMORY_BYTES, `kernel memory after encoding ${got.length} bytes of CSV`)
 })
 
-const block = (n: number, message: string, timestamp = '2025-07-01 05:01:00') =>
-  [
-    `${timestamp} [INFO] careplus.support.TicketService - TicketID=TCK070100${n} SessionID=sess_${n}`,
-    'IP=10.0.0.1 | ResponseTime=371ms | CPU=12.81% | EventType=ticket_viewed | Error=false',
-    'UserAgent="curl/8.0"',
-    `Message="${message}"`,
-    'Debug="none"',
-    'TraceID=None',
-    '---',
-  ].join('\n') + '\n'
-
 t.test('rejected blocks between the rows count towards a window: a batch of short rows and long rejects stays in the memory', async (t) => {
   // The rows' blocks hold well under 1 MiB, but the input from the first to the last (copied whole) is ~13 MB.
   const pairs = 3000
-  const reject = block(0, 'r'.repeat(4000), '2025-13-01 05:01:00')
-  const input = Buffer.from(Array.from({ length: pairs }, (_, i) => block(i, 'ok') + reject).join(''))
+  const reject = logBlock({ ts: '2025-13-01 05:01:00', message: `"${'r'.repeat(4000)}"` })
+  const input = Buffer.from(Array.from({ length: pairs }, (_, i) => logBlock({ ticket: `TCK${i}`, message: '"ok"' }) + reject).join(''))
   const parser = new BlockParser({ sourceFile: 'logs/mixed.log' })
   const batch = parser.newBatch(input.length)
   parser.push(input, batch)
@@ -66,7 +56,7 @@ t.test('rejected blocks between the rows count towards a window: a batch of shor
 
 t.test('a block bigger than a window grows the memory, and its row is still byte for byte the CSV', async (t) => {
   const big = 'x, "quoted" '.repeat(Math.ceil(MEMORY_BYTES / 12))
-  const input = Buffer.from(block(1, 'small') + block(2, big) + block(3, 'after'))
+  const input = Buffer.from(logBlock({ message: '"small"' }) + logBlock({ message: `"${big}"` }) + logBlock({ message: '"after"' }))
   const parser = new BlockParser({ sourceFile: 'logs/big.log', maxBlockBytes: 2 * MEMORY_BYTES })
   const batch = parser.newBatch(input.length)
   for (let i = 0; i < input.length; i += 65536) parser.push(input.subarray(i, i + 65536), batch)
